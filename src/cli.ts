@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// Entry point: `durable-agent-mcp [serve|worker] [flags]`.
+import { readFileSync } from 'node:fs';
+import { buildConfig, ConfigError, helpText, parseArgs, type Config } from './config.js';
+import { log, setLogLevel } from './log.js';
+import { createServer } from './server/createServer.js';
+import { serveHttp } from './server/http.js';
+import { RunService } from './server/runService.js';
+import { serveStdio } from './server/stdio.js';
+import { connectTemporal, type TemporalHandle } from './temporal/connect.js';
+import { DevServerError, findTemporalCli } from './temporal/devServer.js';
+import { startWorker, type RunningWorker } from './worker/worker.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    const parsed = parseArgs(process.argv.slice(2));
+    if (parsed.command === 'help') return void process.stdout.write(helpText(pkg.version)); // stdout-ok: not serving
+    if (parsed.command === 'version') return void process.stdout.write(`${pkg.version}\n`); // stdout-ok: not serving
+    config = buildConfig(parsed);
+    if (!config.temporalAddress) findTemporalCli(config.temporalCliPath);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof DevServerError) {
+      process.stderr.write(`durable-agent-mcp: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  setLogLevel(config.logLevel);
+  if (config.command === 'worker') await runWorkerOnly(config);
+  else await serve(config);
+}
+
+/** Shared, retrying connection: a Temporal outage makes tools answer with errors, not the server exit. */
+function lazyTemporal(config: Config): { get(): Promise<TemporalHandle>; current(): Promise<TemporalHandle> | undefined } {
+  let pending: Promise<TemporalHandle> | undefined;
+  return {
+    get() {
+      if (!pending) {
+        pending = connectTemporal(config);
+        pending.catch(() => {
+          pending = undefined;
+        });
+      }
+      return pending;
+    },
+    current: () => pending,
+  };
+}
+
+async function serve(config: Config): Promise<void> {
+  const temporal = lazyTemporal(config);
+  const runs = new RunService(config, () => temporal.get());
+  let worker: RunningWorker | undefined;
+
+  const workerReady = config.noWorker
+    ? Promise.resolve()
+    : temporal
+        .get()
+        .then(async (t) => {
+          worker = await startWorker(config, t);
+        })
+        .catch((err: unknown) => log.error('could not start the worker', { error: message(err) }));
+
+  let closeTransport: () => Promise<void>;
+  let stopped: Promise<void>;
+  if (config.transport === 'http') {
+    const http = await serveHttp(() => createServer(runs, pkg.version), config.host, config.port);
+    closeTransport = () => http.close();
+    stopped = new Promise(() => undefined);
+  } else {
+    const server = createServer(runs, pkg.version);
+    const stdio = await serveStdio(server);
+    closeTransport = () => server.close();
+    stopped = stdio.closed;
+  }
+
+  await shutdownOn(stopped, async () => {
+    await closeTransport().catch(() => undefined);
+    await workerReady;
+    await worker?.shutdown();
+    const t = await temporal.current()?.catch(() => undefined);
+    await t?.close();
+  });
+}
+
+async function runWorkerOnly(config: Config): Promise<void> {
+  const temporal = await connectTemporal(config);
+  const worker = await startWorker(config, temporal);
+  await shutdownOn(worker.done, async () => {
+    await worker.shutdown();
+    await temporal.close();
+  });
+}
+
+/** Runs `cleanup` once on the first of: `until` settling, SIGINT, SIGTERM; then exits. */
+async function shutdownOn(until: Promise<void>, cleanup: () => Promise<void>): Promise<void> {
+  const signal = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  const reason = await Promise.race([until.then(() => 'client closed'), signal]);
+  log.info('shutting down', { reason });
+  const force = setTimeout(() => process.exit(1), 15_000);
+  force.unref();
+  await cleanup().catch((err: unknown) => log.error('error during shutdown', { error: message(err) }));
+  process.exit(0);
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`durable-agent-mcp: ${message(err)}\n`);
+  process.exit(1);
+});

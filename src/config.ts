@@ -1,0 +1,163 @@
+// One validated configuration object, built once at start-up from flags and their env twins.
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+const csv = z
+  .string()
+  .optional()
+  .transform((s) => (s ? s.split(',').map((p) => p.trim()).filter(Boolean) : []));
+
+const portNumber = z.coerce.number().int().min(1).max(65535);
+const booleanFlag = z
+  .union([z.boolean(), z.string()])
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || typeof v === 'boolean') return v ?? false;
+    if (/^(1|true|yes|on)$/i.test(v)) return true;
+    if (/^(0|false|no|off|)$/i.test(v)) return false;
+    ctx.addIssue({ code: 'custom', message: `expected true or false, got "${v}"` });
+    return z.NEVER;
+  });
+
+export const ConfigSchema = z.object({
+  command: z.enum(['serve', 'worker']),
+  transport: z.enum(['stdio', 'http']),
+  host: z.string().min(1),
+  port: portNumber,
+  taskQueue: z.string().min(1).max(200),
+  dataDir: z.string().min(1).transform((p) => resolve(p.replace(/^~(?=$|\/)/, homedir()))),
+  model: z.string().min(1),
+  openaiBaseUrl: z.url({ protocol: /^https?$/ }).optional(),
+  openaiApiKey: z.string().optional(),
+  temporalAddress: z.string().min(1).optional(),
+  temporalCliPath: z.string().min(1).optional(),
+  noWorker: booleanFlag,
+  httpAllow: csv,
+  httpDeny: csv,
+  approvalTimeoutSeconds: z.coerce.number().int().min(1).max(365 * 24 * 3600),
+  logLevel: z.enum(LOG_LEVELS),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Each flag, its env twin and its default. `--help` is generated from this table. */
+export const FLAGS = [
+  { flag: 'transport', env: 'DURABLE_AGENT_TRANSPORT', def: 'stdio', help: 'stdio or http (Streamable HTTP at /mcp)' },
+  { flag: 'host', env: 'DURABLE_AGENT_HOST', def: '127.0.0.1', help: 'HTTP bind address' },
+  { flag: 'port', env: 'DURABLE_AGENT_PORT', def: '8787', help: 'HTTP port' },
+  { flag: 'task-queue', env: 'DURABLE_AGENT_TASK_QUEUE', def: 'durable-agent', help: 'Temporal task queue' },
+  { flag: 'data-dir', env: 'DURABLE_AGENT_HOME', def: join('~', '.durable-agent-mcp'), help: 'data directory (embedded Temporal SQLite, logs)' },
+  { flag: 'model', env: 'DURABLE_AGENT_MODEL', def: 'gpt-4o-mini', help: 'default model for runs' },
+  { flag: 'openai-base-url', env: 'OPENAI_BASE_URL', def: undefined, help: 'OpenAI-compatible endpoint (default: OpenAI)' },
+  { flag: 'temporal-address', env: 'TEMPORAL_ADDRESS', def: undefined, help: 'Temporal frontend host:port; unset = embedded dev server' },
+  { flag: 'temporal-cli-path', env: 'TEMPORAL_CLI_PATH', def: undefined, help: 'temporal binary for the embedded dev server' },
+  { flag: 'no-worker', env: 'DURABLE_AGENT_NO_WORKER', def: undefined, help: 'do not run a worker in this process', boolean: true },
+  { flag: 'http-allow', env: 'DURABLE_AGENT_HTTP_ALLOW', def: undefined, help: 'hosts http_request may reach, e.g. api.example.com,*.corp' },
+  { flag: 'http-deny', env: 'DURABLE_AGENT_HTTP_DENY', def: undefined, help: 'hosts http_request must not reach' },
+  { flag: 'approval-timeout', env: 'DURABLE_AGENT_APPROVAL_TIMEOUT', def: '86400', help: 'seconds a call waits for approval' },
+  { flag: 'log-level', env: 'DURABLE_AGENT_LOG_LEVEL', def: 'info', help: 'debug, info, warn or error' },
+] as const;
+
+type FlagName = (typeof FLAGS)[number]['flag'];
+
+export class ConfigError extends Error {}
+
+export interface ParsedArgs {
+  command: 'serve' | 'worker' | 'help' | 'version';
+  values: Partial<Record<FlagName, string | boolean>>;
+}
+
+export function parseArgs(argv: string[]): ParsedArgs {
+  let command: ParsedArgs['command'] = 'serve';
+  const values: ParsedArgs['values'] = {};
+  const known = new Map<string, (typeof FLAGS)[number]>(FLAGS.map((f) => [f.flag, f]));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') return { command: 'help', values };
+    if (arg === '--version' || arg === '-v') return { command: 'version', values };
+    if (!arg.startsWith('--')) {
+      if (i === 0 && (arg === 'serve' || arg === 'worker')) {
+        command = arg;
+        continue;
+      }
+      if (i === 0 && arg === 'help') return { command: 'help', values };
+      throw new ConfigError(`unknown command "${arg}" (expected serve or worker; see --help)`);
+    }
+    const [rawName, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const spec = known.get(rawName);
+    if (!spec) throw new ConfigError(`unknown flag --${rawName} (see --help)`);
+    if ('boolean' in spec) {
+      values[spec.flag] = inline ?? true;
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined || (inline === undefined && value.startsWith('--'))) {
+      throw new ConfigError(`flag --${rawName} needs a value`);
+    }
+    values[spec.flag] = value;
+  }
+  return { command, values };
+}
+
+export function buildConfig(parsed: ParsedArgs, env: NodeJS.ProcessEnv = process.env): Config {
+  const pick = (flag: FlagName): string | boolean | undefined => {
+    const spec = FLAGS.find((f) => f.flag === flag)!;
+    const fromEnv = env[spec.env];
+    return parsed.values[flag] ?? (fromEnv === '' ? undefined : fromEnv) ?? spec.def;
+  };
+  const raw = {
+    command: parsed.command === 'worker' ? 'worker' : 'serve',
+    transport: pick('transport'),
+    host: pick('host'),
+    port: pick('port'),
+    taskQueue: pick('task-queue'),
+    dataDir: pick('data-dir'),
+    model: pick('model'),
+    openaiBaseUrl: pick('openai-base-url'),
+    openaiApiKey: env.OPENAI_API_KEY || undefined,
+    temporalAddress: pick('temporal-address'),
+    temporalCliPath: pick('temporal-cli-path'),
+    noWorker: pick('no-worker'),
+    httpAllow: pick('http-allow'),
+    httpDeny: pick('http-deny'),
+    approvalTimeoutSeconds: pick('approval-timeout'),
+    logLevel: pick('log-level'),
+  };
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const key = String(issue.path[0] ?? '');
+    const spec = FLAGS.find((f) => camel(f.flag) === key);
+    const where = spec ? `--${spec.flag} / ${spec.env}` : key;
+    throw new ConfigError(`invalid ${where}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+function camel(flag: string): string {
+  const special: Record<string, string> = { 'approval-timeout': 'approvalTimeoutSeconds', 'data-dir': 'dataDir' };
+  return special[flag] ?? flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function helpText(version: string): string {
+  const rows = FLAGS.map((f) => {
+    const name = 'boolean' in f ? `--${f.flag}` : `--${f.flag} <value>`;
+    const def = f.def ? ` (default ${f.def})` : '';
+    return `  ${name.padEnd(28)} ${f.env.padEnd(32)} ${f.help}${def}`;
+  });
+  return [
+    `durable-agent-mcp ${version} — durable agent runs over MCP, backed by Temporal`,
+    '',
+    'Usage: durable-agent-mcp [serve|worker] [flags]',
+    '  serve   (default) the MCP server; runs a worker in the same process unless --no-worker',
+    '  worker  a Temporal worker alone',
+    '',
+    'Flags (each has the env twin shown):',
+    ...rows,
+    '',
+    'Also read from the environment: OPENAI_API_KEY, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE.',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,28 @@
+// Builds the MCP server: capabilities in one place, one file per tool.
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { RunService } from './runService.js';
+import { registerApproveStep } from './tools/approveStep.js';
+import { registerCancelRun } from './tools/cancelRun.js';
+import { registerGetRunResult } from './tools/getRunResult.js';
+import { registerGetRunStatus } from './tools/getRunStatus.js';
+import { registerListRuns } from './tools/listRuns.js';
+import { registerStartAgentRun } from './tools/startAgentRun.js';
+
+export function createServer(runs: RunService, version: string): McpServer {
+  const server = new McpServer(
+    { name: 'durable-agent-mcp', title: 'Durable Agent', version },
+    {
+      capabilities: { tools: {}, logging: {} },
+      instructions:
+        'Hands long tasks to durable background agents backed by Temporal. start_agent_run returns a runId at ' +
+        'once; poll get_run_status or wait with get_run_result; answer pending approvals with approve_step.',
+    },
+  );
+  registerStartAgentRun(server, runs);
+  registerGetRunStatus(server, runs);
+  registerApproveStep(server, runs);
+  registerCancelRun(server, runs);
+  registerListRuns(server, runs);
+  registerGetRunResult(server, runs);
+  return server;
+}

@@ -1,0 +1,380 @@
+// Everything the MCP tools do to runs, in Temporal terms: start a workflow, query, signal,
+// cancel, describe and list. Tools stay thin; this file owns the mapping.
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, TerminatedFailure } from '@temporalio/common';
+import type { Config } from '../config.js';
+import type { TemporalHandle } from '../temporal/connect.js';
+import {
+  approvalQuery,
+  decideSignal,
+  statusQuery,
+  WORKFLOW_TYPE,
+  type AgentRunInput,
+  type ApprovalMode,
+  type RunStatus,
+  type RunStatusName,
+} from '../shared/contract.js';
+import { AGENT_TOOL_NAMES } from '../shared/agentTools.js';
+import type { RunOutcome } from '../workflows/agentWorkflow.js';
+import { UserError } from './toolResult.js';
+
+const QUERY_DEADLINE_MS = 3_000;
+const LIST_SCAN_LIMIT = 5_000;
+const MEMO_TASK_CHARS = 500;
+
+export interface StartParams {
+  task: string;
+  instructions?: string;
+  model?: string;
+  tools?: string[];
+  approval?: ApprovalMode;
+  maxSteps?: number;
+  timeoutSeconds?: number;
+  approvalTimeoutSeconds?: number;
+  idempotencyKey?: string;
+}
+
+export interface RunSummary {
+  runId: string;
+  status: RunStatusName;
+  task: string;
+  startedAt: string;
+  closedAt?: string;
+}
+
+interface RunMemo {
+  task?: string;
+  startedAt?: string;
+  maxSteps?: number;
+  agentStatus?: 'running' | 'waiting_for_approval';
+  startNonce?: string;
+}
+
+const CLOSED_STATUS: Record<string, RunStatusName> = {
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  TERMINATED: 'failed',
+  CANCELLED: 'cancelled',
+  TIMED_OUT: 'timed_out',
+};
+
+const STATUS_FILTER: Record<RunStatusName, string> = {
+  running: "ExecutionStatus = 'Running'",
+  waiting_for_approval: "ExecutionStatus = 'Running'",
+  completed: "ExecutionStatus = 'Completed'",
+  failed: "(ExecutionStatus = 'Failed' OR ExecutionStatus = 'Terminated')",
+  cancelled: "ExecutionStatus = 'Canceled'",
+  timed_out: "ExecutionStatus = 'TimedOut'",
+};
+
+export class RunService {
+  private temporalHandle: TemporalHandle | undefined;
+
+  /** `connect` is called lazily and again after a failure, so a Temporal outage never kills the server. */
+  constructor(
+    private readonly config: Config,
+    private readonly connect: () => Promise<TemporalHandle>,
+  ) {}
+
+  private get temporal(): TemporalHandle {
+    if (!this.temporalHandle) throw new Error('not connected to Temporal');
+    return this.temporalHandle;
+  }
+
+  private async ready(): Promise<void> {
+    if (!this.temporalHandle) this.temporalHandle = await this.connect();
+  }
+
+  async start(params: StartParams): Promise<{ runId: string; status: RunStatusName; created: boolean }> {
+    await this.ready();
+    const tools = params.tools ?? [...AGENT_TOOL_NAMES];
+    const unknown = tools.filter((t) => !AGENT_TOOL_NAMES.includes(t));
+    if (unknown.length) {
+      throw new UserError(`Unknown tool(s): ${unknown.join(', ')}. Available tools: ${AGENT_TOOL_NAMES.join(', ')}.`);
+    }
+    const startedAt = new Date().toISOString();
+    const input: AgentRunInput = {
+      task: params.task,
+      ...(params.instructions ? { instructions: params.instructions } : {}),
+      model: params.model ?? this.config.model,
+      tools,
+      approval: params.approval ?? 'writes',
+      maxSteps: params.maxSteps ?? 25,
+      timeoutSeconds: params.timeoutSeconds ?? 7 * 24 * 3600,
+      approvalTimeoutSeconds: params.approvalTimeoutSeconds ?? this.config.approvalTimeoutSeconds,
+      startedAt,
+    };
+    const runId = params.idempotencyKey
+      ? `run-k-${createHash('sha256').update(params.idempotencyKey).digest('hex').slice(0, 32)}`
+      : `run-${randomUUID()}`;
+    const nonce = randomUUID();
+    const memo: RunMemo = {
+      task: params.task.slice(0, MEMO_TASK_CHARS),
+      startedAt,
+      maxSteps: input.maxSteps,
+      agentStatus: 'running',
+      startNonce: nonce,
+    };
+    try {
+      await this.temporal.client.workflow.start(WORKFLOW_TYPE, {
+        taskQueue: this.config.taskQueue,
+        workflowId: runId,
+        args: [input],
+        memo: memo as Record<string, unknown>,
+        workflowExecutionTimeout: `${input.timeoutSeconds} seconds`,
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        const existing = await this.status(runId);
+        return { runId, status: existing.status, created: false };
+      }
+      throw err;
+    }
+    if (!params.idempotencyKey) return { runId, status: 'running', created: true };
+    // USE_EXISTING answers the same way for a new and a running run: the memo tells whose start won.
+    const desc = await this.temporal.client.workflow.getHandle(runId).describe();
+    const created = (desc.memo as RunMemo | undefined)?.startNonce === nonce;
+    if (created) return { runId, status: 'running', created };
+    const existing = await this.status(runId);
+    return { runId, status: existing.status, created };
+  }
+
+  async status(runId: string): Promise<RunStatus> {
+    await this.ready();
+    const { handle, desc } = await this.describe(runId);
+    const closed = CLOSED_STATUS[desc.status.name];
+    const closedAt = desc.closeTime?.toISOString();
+    if (!closed) {
+      try {
+        return await this.withDeadline(() => handle.query(statusQuery));
+      } catch (err) {
+        return this.fallbackStatus(runId, desc, await this.noWorkerNote(err));
+      }
+    }
+    if (closed === 'completed') {
+      const outcome = (await handle.result()) as RunOutcome;
+      return { ...outcome.snapshot, status: 'completed', ...(closedAt ? { closedAt, updatedAt: closedAt } : {}) };
+    }
+    let error = closed === 'timed_out' ? 'The run ran out of its time budget (timeoutSeconds) and was stopped.' : undefined;
+    let snapshot: RunStatus | undefined;
+    if (closed === 'failed') {
+      try {
+        await handle.result();
+      } catch (err) {
+        const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
+        if (cause instanceof ApplicationFailure) {
+          error = cause.message;
+          snapshot = cause.details?.[0] as RunStatus | undefined;
+        } else if (cause instanceof TerminatedFailure) {
+          error = `The run was terminated: ${cause.message}`;
+        } else {
+          error = cause?.message ?? (err instanceof Error ? err.message : String(err));
+        }
+      }
+    }
+    if (!snapshot) {
+      // A worker can replay a closed run to answer; without one, describe() is what we have.
+      snapshot = await this.withDeadline(() => handle.query(statusQuery)).catch(() => undefined);
+    }
+    const base = snapshot ?? this.fallbackStatus(runId, desc);
+    return {
+      ...base,
+      status: closed,
+      pendingApprovals: [],
+      ...(error ? { error } : {}),
+      ...(closedAt ? { closedAt, updatedAt: closedAt } : {}),
+    };
+  }
+
+  async approve(
+    runId: string,
+    approvalId: string,
+    decision: 'approve' | 'reject',
+    comment?: string,
+  ): Promise<{ runId: string; approvalId: string; decision: 'approve' | 'reject'; status: RunStatusName }> {
+    await this.ready();
+    const { handle, desc } = await this.describe(runId);
+    const closed = CLOSED_STATUS[desc.status.name];
+    if (closed) {
+      // Repeating a decision that was made is harmless even after the run closed.
+      const past = await this.withDeadline(() => handle.query(approvalQuery, approvalId)).catch(() => undefined);
+      if (past?.state === 'decided' && past.decision === decision) return { runId, approvalId, decision, status: closed };
+      throw new UserError(`Run ${runId} is ${closed}; it has no pending approvals.`);
+    }
+    const lookup = await this.withDeadline(() => handle.query(approvalQuery, approvalId)).catch(async (err: unknown) => {
+      throw new UserError(`Could not read the run's approvals: ${await this.noWorkerNote(err)}`);
+    });
+    const pendingList = lookup.pendingIds.length ? lookup.pendingIds.join(', ') : 'none';
+    if (lookup.state === 'unknown') {
+      throw new UserError(
+        `approvalId "${approvalId}" is not pending for run ${runId}. Pending approvals: ${pendingList}. ` +
+          'Call get_run_status to see them with their summaries.',
+      );
+    }
+    if (lookup.state === 'decided') {
+      if (lookup.decision !== decision) {
+        throw new UserError(`Approval "${approvalId}" was already decided as "${lookup.decision}"; it cannot change.`);
+      }
+    } else {
+      await handle.signal(decideSignal, { approvalId, decision, ...(comment ? { comment } : {}) });
+    }
+    const stillWaiting = lookup.pendingIds.some((id) => id !== approvalId);
+    return { runId, approvalId, decision, status: stillWaiting ? 'waiting_for_approval' : 'running' };
+  }
+
+  async cancel(runId: string): Promise<{ runId: string; status: RunStatusName }> {
+    await this.ready();
+    const { handle, desc } = await this.describe(runId);
+    const closed = CLOSED_STATUS[desc.status.name];
+    if (closed) return { runId, status: closed };
+    await handle.cancel();
+    // Give the workflow a moment to wind down so the answer is the final status.
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline) {
+      const now = await handle.describe();
+      const status = CLOSED_STATUS[now.status.name];
+      if (status) return { runId, status };
+      await sleep(200);
+    }
+    return { runId, status: 'running' };
+  }
+
+  async list(params: { status?: RunStatusName; limit?: number; cursor?: string }): Promise<{ runs: RunSummary[]; nextCursor?: string }> {
+    await this.ready();
+    const limit = params.limit ?? 20;
+    const after = params.cursor ? decodeCursor(params.cursor) : undefined;
+    const clauses = [`WorkflowType = '${WORKFLOW_TYPE}'`, "ExecutionStatus != 'ContinuedAsNew'"];
+    if (params.status) clauses.push(STATUS_FILTER[params.status]);
+    const found: RunSummary[] = [];
+    let scanned = 0;
+    for await (const info of this.temporal.client.workflow.list({ query: clauses.join(' AND ') })) {
+      if (++scanned > LIST_SCAN_LIMIT) break;
+      const memo = (info.memo ?? {}) as RunMemo;
+      const closed = CLOSED_STATUS[info.status.name];
+      const status: RunStatusName = closed ?? memo.agentStatus ?? 'running';
+      if (params.status && status !== params.status) continue;
+      const startedAt = memo.startedAt ?? info.startTime.toISOString();
+      found.push({
+        runId: info.workflowId,
+        status,
+        task: memo.task ?? '',
+        startedAt,
+        ...(info.closeTime ? { closedAt: info.closeTime.toISOString() } : {}),
+      });
+    }
+    found.sort((a, b) => (a.startedAt === b.startedAt ? cmp(b.runId, a.runId) : cmp(b.startedAt, a.startedAt)));
+    const eligible = after
+      ? found.filter((r) => r.startedAt < after.s || (r.startedAt === after.s && r.runId < after.r))
+      : found;
+    const runs = eligible.slice(0, limit);
+    const last = runs[runs.length - 1];
+    return eligible.length > limit && last ? { runs, nextCursor: encodeCursor(last) } : { runs };
+  }
+
+  /** Waits up to waitSeconds for the run to close, reporting progress, then returns its status. */
+  async result(runId: string, waitSeconds: number, onProgress?: (elapsed: number, status: RunStatusName) => Promise<void>): Promise<RunStatus> {
+    await this.ready();
+    const { handle, desc } = await this.describe(runId);
+    const deadline = Date.now() + waitSeconds * 1000;
+    const started = Date.now();
+    let current = desc;
+    let lastProgress = 0;
+    while (!CLOSED_STATUS[current.status.name] && Date.now() < deadline) {
+      await sleep(Math.min(500, Math.max(deadline - Date.now(), 0)));
+      current = await handle.describe();
+      if (onProgress && Date.now() - lastProgress >= 2_000) {
+        lastProgress = Date.now();
+        const memo = (current.memo ?? {}) as RunMemo;
+        await onProgress((Date.now() - started) / 1000, CLOSED_STATUS[current.status.name] ?? memo.agentStatus ?? 'running').catch(
+          () => undefined,
+        );
+      }
+    }
+    return this.status(runId);
+  }
+
+  private async describe(runId: string): Promise<{ handle: WorkflowHandle; desc: WorkflowExecutionDescription }> {
+    const handle = this.temporal.client.workflow.getHandle(runId);
+    try {
+      const desc = await handle.describe();
+      if (desc.type !== WORKFLOW_TYPE) throw new WorkflowNotFoundError('not an agent run', runId, undefined);
+      return { handle, desc };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || isNotFound(err)) {
+        throw new UserError(`No run with runId "${runId}". Use list_runs to find runs, or start_agent_run to start one.`);
+      }
+      throw err;
+    }
+  }
+
+  private withDeadline<T>(fn: () => Promise<T>): Promise<T> {
+    return this.temporal.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, fn);
+  }
+
+  private async noWorkerNote(err: unknown): Promise<string> {
+    const why = err instanceof Error ? err.message : String(err);
+    try {
+      const res = await this.temporal.connection.workflowService.describeTaskQueue({
+        namespace: this.temporal.namespace,
+        taskQueue: { name: this.config.taskQueue },
+        taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+      });
+      if (!res.pollers?.length) {
+        return `no worker is polling task queue "${this.config.taskQueue}", so the run cannot make progress or answer; start \`durable-agent-mcp worker\` (status below is what Temporal itself knows)`;
+      }
+    } catch {
+      /* fall through to the query error */
+    }
+    return `the worker did not answer a status query within ${QUERY_DEADLINE_MS / 1000} s (${why})`;
+  }
+
+  private fallbackStatus(runId: string, desc: WorkflowExecutionDescription, note?: string): RunStatus {
+    const memo = (desc.memo ?? {}) as RunMemo;
+    const startedAt = memo.startedAt ?? desc.startTime.toISOString();
+    return {
+      runId,
+      status: CLOSED_STATUS[desc.status.name] ?? memo.agentStatus ?? 'running',
+      task: memo.task ?? '',
+      step: 0,
+      maxSteps: memo.maxSteps ?? 0,
+      pendingApprovals: [],
+      usage: { llmCalls: 0, toolCalls: 0, inputTokens: 0, outputTokens: 0 },
+      ...(note ? { error: note } : {}),
+      startedAt,
+      updatedAt: (desc.closeTime ?? desc.startTime).toISOString(),
+    };
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: number }).code === 5;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function encodeCursor(r: RunSummary): string {
+  return Buffer.from(JSON.stringify({ s: r.startedAt, r: r.runId })).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { s: string; r: string } {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { s?: unknown; r?: unknown };
+    if (typeof parsed.s === 'string' && typeof parsed.r === 'string') return { s: parsed.s, r: parsed.r };
+  } catch {
+    /* fall through */
+  }
+  throw new UserError('cursor is not valid: pass the nextCursor value from a previous list_runs answer, or omit it.');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,38 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { RunService } from '../runService.js';
+import { runIdField, RunStatusSchema } from '../schemas.js';
+import { guard, ok } from '../toolResult.js';
+
+export function registerGetRunResult(server: McpServer, runs: RunService): void {
+  server.registerTool(
+    'get_run_result',
+    {
+      title: 'Wait for a run result',
+      description:
+        'Wait up to waitSeconds (0–50, default 0) for a run to close, then return its status with the result or ' +
+        'error. If it is still running (or waiting for approval) when the wait ends, you get the current status: ' +
+        'call again to keep waiting.',
+      inputSchema: z.strictObject({
+        runId: runIdField,
+        waitSeconds: z.number().min(0).max(50).optional().describe('How long to wait, 0–50 s (default 0)'),
+      }),
+      outputSchema: RunStatusSchema,
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    ({ runId, waitSeconds }, extra) =>
+      guard('get_run_result', async () => {
+        const token = extra._meta?.progressToken;
+        const wait = waitSeconds ?? 0;
+        const onProgress =
+          token === undefined
+            ? undefined
+            : (elapsed: number, status: string) =>
+                extra.sendNotification({
+                  method: 'notifications/progress',
+                  params: { progressToken: token, progress: Math.round(elapsed), total: wait, message: `run is ${status}` },
+                });
+        return ok(await runs.result(runId, wait, onProgress));
+      }),
+  );
+}

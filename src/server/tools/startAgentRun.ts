@@ -1,0 +1,50 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import { AGENT_TOOL_NAMES } from '../../shared/agentTools.js';
+import type { RunService } from '../runService.js';
+import { RunStatusNameSchema } from '../schemas.js';
+import { guard, ok } from '../toolResult.js';
+
+export function registerStartAgentRun(server: McpServer, runs: RunService): void {
+  server.registerTool(
+    'start_agent_run',
+    {
+      title: 'Start a durable agent run',
+      description:
+        'Hand a long task to a durable background agent and get a runId back at once; the agent keeps working ' +
+        'even if this conversation, the server or the machine restarts. Follow it with get_run_status, ' +
+        'get_run_result (can wait up to 50 s), approve_step (writes need approval by default) and cancel_run. ' +
+        `Agent tools available: ${AGENT_TOOL_NAMES.join(', ')}. Pass an idempotencyKey to make retries of this ` +
+        'call safe: the same key always returns the same run.',
+      inputSchema: z.strictObject({
+        task: z.string().min(1).max(100_000).describe('What the agent should accomplish, in plain language'),
+        instructions: z.string().max(100_000).optional().describe('Extra system instructions for the agent'),
+        model: z.string().min(1).max(200).optional().describe('Model name; defaults to the server default'),
+        tools: z.array(z.string().min(1).max(200)).max(100).optional().describe('Tool names the agent may use; default all'),
+        approval: z
+          .enum(['none', 'writes', 'all'])
+          .optional()
+          .describe('Which tool calls wait for a human: none, writes (default) or all'),
+        maxSteps: z.number().int().min(1).max(500).optional().describe('Maximum model turns (default 25)'),
+        timeoutSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(365 * 24 * 3600)
+          .optional()
+          .describe('Wall-clock budget in seconds (default 7 days)'),
+        approvalTimeoutSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(365 * 24 * 3600)
+          .optional()
+          .describe('How long a call waits for a decision before the agent is told it was not executed (default 24 h)'),
+        idempotencyKey: z.string().min(1).max(200).optional().describe('Same key → same run; nothing new is started'),
+      }),
+      outputSchema: z.object({ runId: z.string(), status: RunStatusNameSchema, created: z.boolean() }),
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    },
+    (args) => guard('start_agent_run', async () => ok(await runs.start(args))),
+  );
+}

@@ -1,0 +1,76 @@
+// The tools an agent may call, described for the model. Pure data: the workflow imports it.
+
+export interface AgentToolSpec {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+}
+
+export interface HttpRequestArgs {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export const HTTP_REQUEST_TOOL: AgentToolSpec = {
+  name: 'http_request',
+  description:
+    'Send an HTTP request and get { status, headers, body } back. GET and HEAD only read; ' +
+    'every other method is a write and may need a human approval first. The response body is cut at 64 KiB.',
+  parameters: {
+    type: 'object',
+    properties: {
+      method: { type: 'string', description: 'HTTP method, e.g. GET, POST, PUT, DELETE' },
+      url: { type: 'string', description: 'Absolute http:// or https:// URL' },
+      headers: { type: 'object', additionalProperties: { type: 'string' } },
+      body: { type: 'string', description: 'Request body (text); send JSON as a string' },
+    },
+    required: ['method', 'url'],
+    additionalProperties: false,
+  },
+};
+
+export const AGENT_TOOLS: readonly AgentToolSpec[] = [HTTP_REQUEST_TOOL];
+export const AGENT_TOOL_NAMES: readonly string[] = AGENT_TOOLS.map((t) => t.name);
+
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+/** Checks the model's arguments; returns an error text the model can act on, or the parsed args. */
+export function parseHttpRequestArgs(raw: unknown): { ok: true; args: HttpRequestArgs } | { ok: false; error: string } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, error: 'arguments must be a JSON object like {"method":"GET","url":"https://…"}' };
+  }
+  const r = raw as Record<string, unknown>;
+  if (typeof r.method !== 'string' || !/^[A-Za-z]+$/.test(r.method)) {
+    return { ok: false, error: '"method" must be an HTTP method name such as GET or POST' };
+  }
+  if (typeof r.url !== 'string' || !/^https?:\/\//i.test(r.url)) {
+    return { ok: false, error: '"url" must be an absolute http:// or https:// URL' };
+  }
+  if (r.headers !== undefined) {
+    if (typeof r.headers !== 'object' || r.headers === null || Array.isArray(r.headers)) {
+      return { ok: false, error: '"headers" must be an object of string values' };
+    }
+    for (const v of Object.values(r.headers)) {
+      if (typeof v !== 'string') return { ok: false, error: '"headers" values must be strings' };
+    }
+  }
+  if (r.body !== undefined && typeof r.body !== 'string') {
+    return { ok: false, error: '"body" must be a string (serialise JSON yourself)' };
+  }
+  const args: HttpRequestArgs = { method: r.method.toUpperCase(), url: r.url };
+  if (r.headers !== undefined) args.headers = r.headers as Record<string, string>;
+  if (r.body !== undefined) args.body = r.body as string;
+  return { ok: true, args };
+}
+
+export function isWriteCall(tool: string, args: HttpRequestArgs): boolean {
+  if (tool === 'http_request') return !READ_METHODS.has(args.method);
+  return true;
+}
+
+export function summarizeCall(tool: string, args: HttpRequestArgs): string {
+  const body = args.body ? ` with a ${args.body.length}-char body` : '';
+  return `${tool}: ${args.method} ${args.url}${body}`.slice(0, 300);
+}

@@ -1,0 +1,107 @@
+// Types and names shared by the MCP server, the worker and the workflow.
+// Workflow code imports this file, so it must stay free of Node built-ins and I/O.
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+export const RUN_STATUSES = [
+  'running',
+  'waiting_for_approval',
+  'completed',
+  'failed',
+  'cancelled',
+  'timed_out',
+] as const;
+export type RunStatusName = (typeof RUN_STATUSES)[number];
+
+export type ApprovalMode = 'none' | 'writes' | 'all';
+
+export interface PendingApproval {
+  approvalId: string;
+  tool: string;
+  arguments: unknown;
+  summary: string;
+  requestedAt: string;
+  expiresAt: string;
+}
+
+export interface ToolCallRecord {
+  tool: string;
+  arguments: unknown;
+  ok: boolean;
+  at: string;
+}
+
+export interface Usage {
+  llmCalls: number;
+  toolCalls: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface RunStatus {
+  runId: string;
+  status: RunStatusName;
+  task: string;
+  step: number;
+  maxSteps: number;
+  pendingApprovals: PendingApproval[];
+  lastToolCall?: ToolCallRecord;
+  usage: Usage;
+  result?: string;
+  error?: string;
+  startedAt: string;
+  updatedAt: string;
+  closedAt?: string;
+}
+
+/** What the MCP server passes to a new run. Never carries secrets. */
+export interface AgentRunInput {
+  task: string;
+  instructions?: string;
+  model: string;
+  tools: string[];
+  approval: ApprovalMode;
+  maxSteps: number;
+  timeoutSeconds: number;
+  approvalTimeoutSeconds: number;
+  startedAt: string;
+}
+
+/** Chat messages as they travel between the workflow and the model activity. */
+export interface ToolCallRequest {
+  id: string;
+  name: string;
+  arguments: string;
+}
+export type ChatMessage =
+  | { role: 'system'; content: string }
+  | { role: 'user'; content: string }
+  | { role: 'assistant'; content: string | null; toolCalls?: ToolCallRequest[] }
+  | { role: 'tool'; toolCallId: string; content: string };
+
+export interface ApprovalDecision {
+  approvalId: string;
+  decision: 'approve' | 'reject';
+  comment?: string;
+}
+
+/** Answer of the `approval` query: lets the server reject unknown ids before it signals. */
+export interface ApprovalLookup {
+  state: 'pending' | 'decided' | 'unknown';
+  decision?: 'approve' | 'reject';
+  pendingIds: string[];
+}
+
+export const statusQuery = defineQuery<RunStatus>('status');
+export const approvalQuery = defineQuery<ApprovalLookup, [string]>('approval');
+export const decideSignal = defineSignal<[ApprovalDecision]>('decide');
+
+export const WORKFLOW_TYPE = 'agentWorkflow';
+
+/** Limits on what enters workflow history. */
+export const OBSERVATION_MAX_CHARS = 16_384;
+export const MODEL_TEXT_MAX_CHARS = 32_768;
+
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}…[truncated ${text.length - max} chars]`;
+}

@@ -1,0 +1,69 @@
+// One connection to Temporal per process: to TEMPORAL_ADDRESS (with the standard TEMPORAL_* env
+// and profiles via envconfig) or to the data dir's embedded dev server.
+import { Client } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import type { Config } from '../config.js';
+import { log } from '../log.js';
+import { acquireDevServer, type DevServerLease } from './devServer.js';
+import { installTemporalRuntime } from './runtime.js';
+
+export interface TemporalHandle {
+  connection: NativeConnection;
+  client: Client;
+  namespace: string;
+  address: string;
+  devServer?: DevServerLease;
+  close(): Promise<void>;
+}
+
+const CONNECT_TIMEOUT_MS = 30_000;
+
+export async function connectTemporal(config: Config): Promise<TemporalHandle> {
+  installTemporalRuntime(config);
+  let options: NativeConnectionOptions;
+  let namespace: string;
+  let devServer: DevServerLease | undefined;
+  if (config.temporalAddress) {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    env.TEMPORAL_ADDRESS = config.temporalAddress;
+    const loaded = loadClientConnectConfig({ overrideEnvVars: env });
+    options = loaded.connectionOptions;
+    namespace = loaded.namespace ?? 'default';
+  } else {
+    devServer = await acquireDevServer(config.dataDir, config.temporalCliPath);
+    options = { address: devServer.state.address };
+    namespace = 'default';
+  }
+  const address = options.address ?? 'localhost:7233';
+  const connection = await connectWithRetry(options, address);
+  const client = new Client({ connection, namespace });
+  return {
+    connection,
+    client,
+    namespace,
+    address,
+    ...(devServer ? { devServer } : {}),
+    async close() {
+      await connection.close().catch(() => undefined);
+      await devServer?.release();
+    },
+  };
+}
+
+async function connectWithRetry(options: NativeConnectionOptions, address: string): Promise<NativeConnection> {
+  const deadline = Date.now() + CONNECT_TIMEOUT_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await NativeConnection.connect(options);
+    } catch (err) {
+      if (Date.now() > deadline) {
+        const why = err instanceof Error ? err.message : String(err);
+        throw new Error(`cannot connect to Temporal at ${address}: ${why}`);
+      }
+      if (attempt === 1) log.info('waiting for Temporal', { address });
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}

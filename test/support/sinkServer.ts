@@ -1,0 +1,60 @@
+/** An HTTP sink that records every request and answers 200 JSON {ok:true,n}. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface SinkRequest {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface SinkServer {
+  url: string;
+  requests(): SinkRequest[];
+  idempotencyKeys(): string[];
+  close(): Promise<void>;
+}
+
+export async function startSinkServer(): Promise<SinkServer> {
+  const recorded: SinkRequest[] = [];
+  const sockets = new Set<import('node:net').Socket>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      recorded.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
+      const text = JSON.stringify({ ok: true, n: recorded.length });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text).toString() });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => [...recorded],
+    idempotencyKeys: () =>
+      recorded
+        .map((r) => r.headers['idempotency-key'])
+        .filter((k): k is string | string[] => k !== undefined)
+        .map((k) => (Array.isArray(k) ? k.join(',') : k)),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
