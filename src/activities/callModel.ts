@@ -68,7 +68,8 @@ function classifyModelError(err: unknown): unknown {
     const detail = `model endpoint answered HTTP ${status}: ${err.message}`;
     if (NOT_RETRYABLE.has(status)) return ApplicationFailure.nonRetryable(detail, `ModelHttp${status}`);
     if (status === 429) {
-      const retryAfter = parseRetryAfter(err.headers?.get?.('retry-after') ?? null);
+      const headers = err.headers as Headers | undefined;
+      const retryAfter = parseRetryAfter(headers?.get('retry-after') ?? null);
       return ApplicationFailure.create({
         message: detail,
         type: 'ModelRateLimited',

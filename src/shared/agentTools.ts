@@ -61,7 +61,7 @@ export function parseHttpRequestArgs(raw: unknown): { ok: true; args: HttpReques
   }
   const args: HttpRequestArgs = { method: r.method.toUpperCase(), url: r.url };
   if (r.headers !== undefined) args.headers = r.headers as Record<string, string>;
-  if (r.body !== undefined) args.body = r.body as string;
+  if (typeof r.body === 'string') args.body = r.body;
   return { ok: true, args };
 }
 

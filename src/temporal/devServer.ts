@@ -230,14 +230,14 @@ async function startDevServer(p: ReturnType<typeof paths>, cli: string): Promise
   child.unref();
   if (!child.pid) throw new DevServerError(`could not start ${cli}`);
   const pid = child.pid;
-  let exited: number | null = null;
+  const exit: { code: number | null } = { code: null };
   child.once('exit', (code) => {
-    exited = code ?? -1;
+    exit.code = code ?? -1;
   });
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (exited !== null) {
-      throw new DevServerError(`the Temporal dev server exited with code ${exited} during start-up; see ${p.log}`);
+    if (exit.code !== null) {
+      throw new DevServerError(`the Temporal dev server exited with code ${exit.code} during start-up; see ${p.log}`);
     }
     if (await portOpen(address)) {
       const state: DevServerState = { pid, address, uiUrl: `http://127.0.0.1:${uiPort}`, startedAt: new Date().toISOString() };

@@ -200,6 +200,8 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     args: unknown,
     summary: string,
   ): Promise<ApprovalDecision | undefined> {
+    // Temporal's sandbox makes Date deterministic (the workflow task's time), so this replays.
+    // eslint-disable-next-line no-restricted-properties
     const now = Date.now();
     const expiresMs = Math.min(now + input.approvalTimeoutSeconds * 1000, deadlineMs);
     pending.set(approvalId, {
