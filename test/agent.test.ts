@@ -1,0 +1,172 @@
+/**
+ * The agent loop's budgets and failure semantics, end to end over stdio: retries that honour
+ * Retry-After, cancellation of an in-flight model call, approval and run timeouts, refused
+ * addresses, and progress notifications while waiting for a result.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { startModelServer, type ModelServer } from './support/modelServer.js';
+import { startSinkServer, type SinkServer } from './support/sinkServer.js';
+import { startDevServer, type DevServer } from './support/temporal.js';
+import { callTool, spawnServer, type SpawnedServer } from './support/mcpStdio.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Status {
+  runId: string;
+  status: string;
+  result?: string;
+  error?: string;
+  pendingApprovals: Array<{ approvalId: string }>;
+  usage: { llmCalls: number; toolCalls: number };
+}
+
+describe('agent loop semantics (e2e)', { timeout: 10 * 60_000 }, () => {
+  let dev: DevServer;
+  let model: ModelServer;
+  let sink: SinkServer;
+  let server: SpawnedServer;
+
+  before(async () => {
+    [dev, model, sink] = await Promise.all([startDevServer(), startModelServer(), startSinkServer()]);
+    server = await spawnServer({
+      env: {
+        TEMPORAL_ADDRESS: dev.address,
+        OPENAI_BASE_URL: model.baseUrl,
+        OPENAI_API_KEY: 'test-key',
+        DURABLE_AGENT_MODEL: 'test-model',
+        DURABLE_AGENT_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'da-home-')),
+        DURABLE_AGENT_TASK_QUEUE: `agent-${process.pid}`,
+      },
+    });
+  });
+  after(async () => {
+    await server?.close();
+    await Promise.all([dev?.stop(), model?.close(), sink?.close()]);
+  });
+
+  async function start(args: Record<string, unknown>): Promise<string> {
+    const res = await callTool(server.client, 'start_agent_run', args);
+    assert.ok(!res.isError, JSON.stringify(res.content));
+    return (res.structuredContent as { runId: string }).runId;
+  }
+  async function status(runId: string): Promise<Status> {
+    const res = await callTool(server.client, 'get_run_status', { runId });
+    assert.ok(!res.isError, JSON.stringify(res.content));
+    return res.structuredContent as unknown as Status;
+  }
+  async function until(runId: string, pred: (s: Status) => boolean, ms = 30_000): Promise<Status> {
+    const deadline = Date.now() + ms;
+    let last = await status(runId);
+    while (!pred(last) && Date.now() < deadline) {
+      await sleep(300);
+      last = await status(runId);
+    }
+    assert.ok(pred(last), `condition not met; last status ${JSON.stringify(last)}`);
+    return last;
+  }
+  async function result(runId: string): Promise<Status> {
+    const res = await callTool(server.client, 'get_run_result', { runId, waitSeconds: 45 });
+    return res.structuredContent as unknown as Status;
+  }
+
+  it('a 429 with Retry-After is retried after about that long, then the run completes', async () => {
+    const times: number[] = [];
+    model.script('r429', [
+      () => {
+        times.push(Date.now());
+        return { status: 429, headers: { 'retry-after': '2' }, body: { error: { message: 'slow down' } } };
+      },
+      () => {
+        times.push(Date.now());
+        return { content: 'after the rate limit' };
+      },
+    ]);
+    const runId = await start({ task: 'rate limited [script:r429]' });
+    const final = await result(runId);
+    assert.equal(final.status, 'completed');
+    assert.equal(final.result, 'after the rate limit');
+    assert.equal(times.length, 2, 'one retry, no storm');
+    assert.ok(times[1]! - times[0]! >= 1_800, `waited ${times[1]! - times[0]!} ms, expected about 2000`);
+  });
+
+  it('a 500 from the model is retried (bounded) and the run still completes', async () => {
+    model.script('r500', [{ status: 500, body: { error: { message: 'boom' } } }, { content: 'recovered' }]);
+    const final = await result(await start({ task: 'flaky [script:r500]' }));
+    assert.equal(final.status, 'completed');
+    assert.equal(model.requests('r500').length, 2);
+  });
+
+  it('cancel reaches an in-flight model call', async () => {
+    model.script('slow', [{ delayMs: 60_000, then: { content: 'too late' } }]);
+    const runId = await start({ task: 'slow thinking [script:slow]' });
+    const deadline = Date.now() + 10_000;
+    while (model.requests('slow').length === 0 && Date.now() < deadline) await sleep(100);
+    assert.equal(model.requests('slow').length, 1, 'the model call is in flight');
+    const t0 = Date.now();
+    const res = await callTool(server.client, 'cancel_run', { runId, reason: 'changed my mind' });
+    assert.equal((res.structuredContent as { status: string }).status, 'cancelled');
+    assert.ok(Date.now() - t0 < 10_000);
+    assert.equal((await status(runId)).status, 'cancelled');
+  });
+
+  it('no decision before the approval timeout: the model is told the call was not executed', async () => {
+    model.script('aprto', [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'DELETE', url: `${sink.url}/thing` } }] },
+      { content: 'gave up on the delete' },
+    ]);
+    const runId = await start({ task: 'delete it [script:aprto]', approvalTimeoutSeconds: 2 });
+    const waiting = await until(runId, (s) => s.status === 'waiting_for_approval');
+    assert.equal(waiting.pendingApprovals.length, 1);
+    const final = await result(runId);
+    assert.equal(final.status, 'completed');
+    assert.equal(sink.requests().filter((r) => r.method === 'DELETE').length, 0);
+    const second = model.requests('aprto')[1];
+    const toolMsg = second.messages.find((m: { role: string }) => m.role === 'tool');
+    assert.match(toolMsg.content, /not executed/i);
+  });
+
+  it('timeoutSeconds ends the run timed_out', async () => {
+    model.script('tmo', [{ toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}/t` } }] }]);
+    const runId = await start({ task: 'wait forever [script:tmo]', timeoutSeconds: 3 });
+    const final = await until(runId, (s) => s.status === 'timed_out', 30_000);
+    assert.match(final.error ?? '', /time budget/);
+    const again = await callTool(server.client, 'cancel_run', { runId });
+    assert.ok(!again.isError);
+    assert.equal((again.structuredContent as { status: string }).status, 'timed_out');
+  });
+
+  it('cloud-metadata addresses are refused and reported to the model', async () => {
+    model.script('imds', [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: 'http://169.254.169.254/latest/meta-data/' } }] },
+      { content: 'could not read metadata' },
+    ]);
+    const final = await result(await start({ task: 'read metadata [script:imds]' }));
+    assert.equal(final.status, 'completed');
+    const toolMsg = model.requests('imds')[1].messages.find((m: { role: string }) => m.role === 'tool');
+    assert.match(toolMsg.content, /refused/);
+  });
+
+  it('get_run_result sends progress notifications while it waits', async () => {
+    model.script('prog', [{ delayMs: 5_000, then: { content: 'slowly done' } }]);
+    const runId = await start({ task: 'take a while [script:prog]' });
+    const progress: number[] = [];
+    const res = await server.client.request(
+      { method: 'tools/call', params: { name: 'get_run_result', arguments: { runId, waitSeconds: 30 } } },
+      CallToolResultSchema,
+      { onprogress: (p) => progress.push(p.progress), timeout: 60_000 },
+    );
+    assert.equal((res.structuredContent as { status: string }).status, 'completed');
+    assert.ok(progress.length >= 1, 'at least one progress notification');
+  });
+
+  it('unknown tool names in start_agent_run are refused with the list of tools', async () => {
+    const res = await callTool(server.client, 'start_agent_run', { task: 'x', tools: ['rm_rf'] });
+    assert.equal(res.isError, true);
+    assert.match(JSON.stringify(res.content), /http_request/);
+  });
+});
