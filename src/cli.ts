@@ -3,13 +3,30 @@
 import { readFileSync } from 'node:fs';
 import { buildConfig, ConfigError, helpText, parseArgs, type Config } from './config.js';
 import { log, setLogLevel } from './log.js';
-import { createServer } from './server/createServer.js';
-import { serveHttp } from './server/http.js';
-import { RunService } from './server/runService.js';
-import { serveStdio } from './server/stdio.js';
-import { connectTemporal, type TemporalHandle } from './temporal/connect.js';
 import { DevServerError, findTemporalCli } from './temporal/devServer.js';
-import { startWorker, type RunningWorker } from './worker/worker.js';
+import type { TemporalHandle } from './temporal/connect.js';
+import type { RunningWorker } from './worker/worker.js';
+
+// Temporal's native bridge and the MCP SDK load in about a second; --help and config errors
+// should not wait for them, so they are imported only once we know we will serve.
+const loadServing = async () => {
+  const [createServerModule, httpModule, runServiceModule, stdioModule, connectModule, workerModule] = await Promise.all([
+    import('./server/createServer.js'),
+    import('./server/http.js'),
+    import('./server/runService.js'),
+    import('./server/stdio.js'),
+    import('./temporal/connect.js'),
+    import('./worker/worker.js'),
+  ]);
+  return {
+    createServer: createServerModule.createServer,
+    serveHttp: httpModule.serveHttp,
+    RunService: runServiceModule.RunService,
+    serveStdio: stdioModule.serveStdio,
+    connectTemporal: connectModule.connectTemporal,
+    startWorker: workerModule.startWorker,
+  };
+};
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -34,7 +51,10 @@ async function main(): Promise<void> {
 }
 
 /** Shared, retrying connection: a Temporal outage makes tools answer with errors, not the server exit. */
-function lazyTemporal(config: Config): { get(): Promise<TemporalHandle>; current(): Promise<TemporalHandle> | undefined } {
+function lazyTemporal(
+  config: Config,
+  connectTemporal: (config: Config) => Promise<TemporalHandle>,
+): { get(): Promise<TemporalHandle>; current(): Promise<TemporalHandle> | undefined } {
   let pending: Promise<TemporalHandle> | undefined;
   return {
     get() {
@@ -51,7 +71,8 @@ function lazyTemporal(config: Config): { get(): Promise<TemporalHandle>; current
 }
 
 async function serve(config: Config): Promise<void> {
-  const temporal = lazyTemporal(config);
+  const { createServer, serveHttp, RunService, serveStdio, connectTemporal, startWorker } = await loadServing();
+  const temporal = lazyTemporal(config, connectTemporal);
   const runs = new RunService(config, () => temporal.get());
   let worker: RunningWorker | undefined;
 
@@ -87,6 +108,7 @@ async function serve(config: Config): Promise<void> {
 }
 
 async function runWorkerOnly(config: Config): Promise<void> {
+  const { connectTemporal, startWorker } = await loadServing();
   const temporal = await connectTemporal(config);
   const worker = await startWorker(config, temporal);
   await shutdownOn(worker.done, async () => {

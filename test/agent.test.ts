@@ -164,6 +164,29 @@ describe('agent loop semantics (e2e)', { timeout: 10 * 60_000 }, () => {
     assert.ok(progress.length >= 1, 'at least one progress notification');
   });
 
+  it('approval "all" gates a GET; approval "none" lets a POST through without waiting', async () => {
+    model.script('gall', [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/gated-get` } }] },
+      { content: 'read it' },
+    ]);
+    const gated = await start({ task: 'read [script:gall]', approval: 'all' });
+    const waiting = await until(gated, (s) => s.status === 'waiting_for_approval');
+    assert.equal(sink.requests().filter((r) => r.path === '/gated-get').length, 0, 'nothing sent before approval');
+    const approvalId = waiting.pendingApprovals[0]!.approvalId;
+    const decided = await callTool(server.client, 'approve_step', { runId: gated, approvalId, decision: 'approve' });
+    assert.ok(!decided.isError);
+    assert.equal((await result(gated)).status, 'completed');
+    assert.equal(sink.requests().filter((r) => r.path === '/gated-get').length, 1);
+
+    model.script('gnone', [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}/ungated-post`, body: '{}' } }] },
+      { content: 'posted' },
+    ]);
+    const free = await result(await start({ task: 'post [script:gnone]', approval: 'none' }));
+    assert.equal(free.status, 'completed');
+    assert.equal(sink.requests().filter((r) => r.path === '/ungated-post').length, 1);
+  });
+
   it('unknown tool names in start_agent_run are refused with the list of tools', async () => {
     const res = await callTool(server.client, 'start_agent_run', { task: 'x', tools: ['rm_rf'] });
     assert.equal(res.isError, true);
