@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry point: `durable-agent-mcp [serve|worker] [flags]`.
 import { readFileSync } from 'node:fs';
-import { buildConfig, ConfigError, helpText, parseArgs, type Config } from './config.js';
+import { buildConfig, ConfigError, helpText, parseArgs, type Config, type ParsedArgs } from './config.js';
 import { log, setLogLevel } from './log.js';
 import { DevServerError, findTemporalCli } from './temporal/devServer.js';
 import type { TemporalHandle } from './temporal/connect.js';
@@ -10,13 +10,14 @@ import type { RunningWorker } from './worker/worker.js';
 // Temporal's native bridge and the MCP SDK load in about a second; --help and config errors
 // should not wait for them, so they are imported only once we know we will serve.
 const loadServing = async () => {
-  const [createServerModule, httpModule, runServiceModule, stdioModule, connectModule, workerModule] = await Promise.all([
+  const [createServerModule, httpModule, runServiceModule, stdioModule, connectModule, workerModule, serviceModule] = await Promise.all([
     import('./server/createServer.js'),
     import('./server/http.js'),
     import('./server/runService.js'),
     import('./server/stdio.js'),
     import('./temporal/connect.js'),
     import('./worker/worker.js'),
+    import('./service/service.js'),
   ]);
   return {
     createServer: createServerModule.createServer,
@@ -25,6 +26,7 @@ const loadServing = async () => {
     serveStdio: stdioModule.serveStdio,
     connectTemporal: connectModule.connectTemporal,
     startWorker: workerModule.startWorker,
+    service: serviceModule,
   };
 };
 
@@ -32,12 +34,14 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 
 async function main(): Promise<void> {
   let config: Config;
+  let parsed: ParsedArgs;
   try {
-    const parsed = parseArgs(process.argv.slice(2));
+    parsed = parseArgs(process.argv.slice(2));
     if (parsed.command === 'help') return void process.stdout.write(helpText(pkg.version)); // stdout-ok: not serving
     if (parsed.command === 'version') return void process.stdout.write(`${pkg.version}\n`); // stdout-ok: not serving
     config = buildConfig(parsed);
-    if (!config.temporalAddress) findTemporalCli(config.temporalCliPath);
+    const needsCli = !config.temporalAddress && !(config.command === 'service' && config.serviceAction !== 'start' && config.serviceAction !== 'run');
+    if (needsCli) findTemporalCli(config.temporalCliPath);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof DevServerError) {
       process.stderr.write(`durable-agent-mcp: ${err.message}\n`);
@@ -47,7 +51,74 @@ async function main(): Promise<void> {
   }
   setLogLevel(config.logLevel);
   if (config.command === 'worker') await runWorkerOnly(config);
-  else await serve(config);
+  else if (config.command === 'service') await serviceCommand(config, parsed);
+  else if (config.transport === 'stdio' && !config.noService && !(config.temporalAddress && config.noWorker)) {
+    await serveFront(config, parsed);
+  } else await serve(config);
+}
+
+/** `service start|stop|status|logs|run`. Not serving MCP, so stdout is for the person. */
+async function serviceCommand(config: Config, parsed: ParsedArgs): Promise<void> {
+  const { service } = await loadServing();
+  switch (config.serviceAction) {
+    case 'run':
+      return service.runService(config);
+    case 'start': {
+      await service.ensureService(config, parsed.values);
+      process.stdout.write((await service.describeService(config.dataDir)).text); // stdout-ok: CLI output
+      return process.exit(0);
+    }
+    case 'stop': {
+      const was = await service.stopService(config.dataDir);
+      process.stdout.write(was ? 'service: stopped\n' : 'service: was not running\n'); // stdout-ok: CLI output
+      return process.exit(0);
+    }
+    case 'status': {
+      const { running, text } = await service.describeService(config.dataDir);
+      process.stdout.write(text); // stdout-ok: CLI output
+      return process.exit(running ? 0 : 3);
+    }
+    case 'logs':
+      process.stdout.write(service.serviceLogTail(config.dataDir)); // stdout-ok: CLI output
+      return process.exit(0);
+    default:
+      throw new ConfigError('`service` needs an action: start, stop, status or logs');
+  }
+}
+
+/**
+ * The default stdio mode: a thin MCP front. The data dir's background service holds Temporal and
+ * the worker, so runs keep going after the client quits; the front exits as soon as stdin closes.
+ */
+async function serveFront(config: Config, parsed: ParsedArgs): Promise<void> {
+  const { createServer, RunService, serveStdio, connectTemporal, service } = await loadServing();
+  const unregister = service.registerFront(config.dataDir);
+  let connection: TemporalHandle | undefined;
+  const connect = async (): Promise<TemporalHandle> => {
+    const state = await service.ensureService(config, parsed.values);
+    // The front never owns the dev server: it talks to the address the service recorded.
+    connection = await connectTemporal({ ...config, temporalAddress: config.temporalAddress ?? state.temporalAddress });
+    return connection;
+  };
+  const temporal = lazyTemporal(config, connect);
+  // Start (or find) the service now so the first tool call does not wait for it.
+  temporal.get().catch((err: unknown) => log.error('could not reach the background service', { error: message(err) }));
+  const server = createServer(new RunService(config, () => temporal.get()), pkg.version);
+  const stdio = await serveStdio(server);
+  const reason = await Promise.race([
+    stdio.closed.then(() => 'client closed'),
+    new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    }),
+  ]);
+  log.info('front exiting; the background service keeps the runs going', { reason });
+  unregister();
+  // Exit promptly: nothing here owns durable state.
+  setTimeout(() => process.exit(0), 1_000).unref();
+  await server.close().catch(() => undefined);
+  await connection?.connection.close().catch(() => undefined);
+  process.exit(0);
 }
 
 /** Shared, retrying connection: a Temporal outage makes tools answer with errors, not the server exit. */

@@ -23,7 +23,10 @@ const booleanFlag = z
   });
 
 export const ConfigSchema = z.object({
-  command: z.enum(['serve', 'worker']),
+  command: z.enum(['serve', 'worker', 'service']),
+  serviceAction: z.enum(['start', 'stop', 'status', 'logs', 'run']).optional(),
+  noService: booleanFlag,
+  idleShutdownSeconds: z.coerce.number().int().min(1).max(30 * 24 * 3600),
   transport: z.enum(['stdio', 'http']),
   host: z.string().min(1),
   port: portNumber,
@@ -54,6 +57,8 @@ export const FLAGS = [
   { flag: 'temporal-address', env: 'TEMPORAL_ADDRESS', def: undefined, help: 'Temporal frontend host:port; unset = embedded dev server' },
   { flag: 'temporal-cli-path', env: 'TEMPORAL_CLI_PATH', def: undefined, help: 'temporal binary for the embedded dev server' },
   { flag: 'no-worker', env: 'DURABLE_AGENT_NO_WORKER', def: undefined, help: 'do not run a worker in this process', boolean: true },
+  { flag: 'no-service', env: 'DURABLE_AGENT_NO_SERVICE', def: undefined, help: 'stdio: keep everything in this process (no background service)', boolean: true },
+  { flag: 'idle-shutdown', env: 'DURABLE_AGENT_IDLE_SHUTDOWN', def: '900', help: 'seconds the background service idles (no open run, no client) before it stops' },
   { flag: 'http-allow', env: 'DURABLE_AGENT_HTTP_ALLOW', def: undefined, help: 'hosts http_request may reach, e.g. api.example.com,*.corp' },
   { flag: 'http-deny', env: 'DURABLE_AGENT_HTTP_DENY', def: undefined, help: 'hosts http_request must not reach' },
   { flag: 'approval-timeout', env: 'DURABLE_AGENT_APPROVAL_TIMEOUT', def: '86400', help: 'seconds a call waits for approval' },
@@ -64,13 +69,18 @@ type FlagName = (typeof FLAGS)[number]['flag'];
 
 export class ConfigError extends Error {}
 
+export const SERVICE_ACTIONS = ['start', 'stop', 'status', 'logs', 'run'] as const;
+export type ServiceAction = (typeof SERVICE_ACTIONS)[number];
+
 export interface ParsedArgs {
-  command: 'serve' | 'worker' | 'help' | 'version';
+  command: 'serve' | 'worker' | 'service' | 'help' | 'version';
+  serviceAction?: ServiceAction;
   values: Partial<Record<FlagName, string | boolean>>;
 }
 
 export function parseArgs(argv: string[]): ParsedArgs {
   let command: ParsedArgs['command'] = 'serve';
+  let serviceAction: ServiceAction | undefined;
   const values: ParsedArgs['values'] = {};
   const known = new Map<string, (typeof FLAGS)[number]>(FLAGS.map((f) => [f.flag, f]));
   for (let i = 0; i < argv.length; i++) {
@@ -83,6 +93,17 @@ export function parseArgs(argv: string[]): ParsedArgs {
         continue;
       }
       if (i === 0 && arg === 'help') return { command: 'help', values };
+      if (i === 0 && arg === 'service') {
+        command = 'service';
+        continue;
+      }
+      if (i === 1 && command === 'service' && (SERVICE_ACTIONS as readonly string[]).includes(arg)) {
+        serviceAction = arg as ServiceAction;
+        continue;
+      }
+      if (i === 1 && command === 'service') {
+        throw new ConfigError(`unknown service action "${arg}" (expected start, stop, status or logs)`);
+      }
       throw new ConfigError(`unknown command "${arg}" (expected serve or worker; see --help)`);
     }
     const [rawName, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
@@ -98,7 +119,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
     }
     values[spec.flag] = value;
   }
-  return { command, values };
+  if (command === 'service' && !serviceAction) {
+    throw new ConfigError('`service` needs an action: start, stop, status or logs');
+  }
+  return { command, ...(serviceAction ? { serviceAction } : {}), values };
 }
 
 export function buildConfig(parsed: ParsedArgs, env: NodeJS.ProcessEnv = process.env): Config {
@@ -108,7 +132,10 @@ export function buildConfig(parsed: ParsedArgs, env: NodeJS.ProcessEnv = process
     return parsed.values[flag] ?? (fromEnv === '' ? undefined : fromEnv) ?? spec.def;
   };
   const raw = {
-    command: parsed.command === 'worker' ? 'worker' : 'serve',
+    command: parsed.command === 'worker' || parsed.command === 'service' ? parsed.command : 'serve',
+    serviceAction: parsed.serviceAction,
+    noService: pick('no-service'),
+    idleShutdownSeconds: pick('idle-shutdown'),
     transport: pick('transport'),
     host: pick('host'),
     port: pick('port'),
@@ -137,7 +164,11 @@ export function buildConfig(parsed: ParsedArgs, env: NodeJS.ProcessEnv = process
 }
 
 function camel(flag: string): string {
-  const special: Record<string, string> = { 'approval-timeout': 'approvalTimeoutSeconds', 'data-dir': 'dataDir' };
+  const special: Record<string, string> = {
+    'approval-timeout': 'approvalTimeoutSeconds',
+    'idle-shutdown': 'idleShutdownSeconds',
+    'data-dir': 'dataDir',
+  };
   return special[flag] ?? flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
@@ -150,9 +181,11 @@ export function helpText(version: string): string {
   return [
     `durable-agent-mcp ${version} — durable agent runs over MCP, backed by Temporal`,
     '',
-    'Usage: durable-agent-mcp [serve|worker] [flags]',
-    '  serve   (default) the MCP server; runs a worker in the same process unless --no-worker',
-    '  worker  a Temporal worker alone',
+    'Usage: durable-agent-mcp [serve|worker|service <action>] [flags]',
+    '  serve    (default) the MCP server. Over stdio it is a thin front to the data dir\'s background',
+    '           service (embedded Temporal + worker), started on demand; --no-service keeps all in-process',
+    '  worker   a Temporal worker alone',
+    '  service  start | stop | status | logs — manage the background service of the data dir',
     '',
     'Flags (each has the env twin shown):',
     ...rows,
@@ -160,4 +193,9 @@ export function helpText(version: string): string {
     'Also read from the environment: OPENAI_API_KEY, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE.',
     '',
   ].join('\n');
+}
+
+/** Flags back to argv, so a spawned background service sees the configuration its front saw. */
+export function toArgs(values: ParsedArgs['values']): string[] {
+  return Object.entries(values).map(([flag, value]) => (value === true ? `--${flag}` : `--${flag}=${String(value)}`));
 }

@@ -40,6 +40,7 @@ describe('agent loop semantics (e2e)', { timeout: 10 * 60_000 }, () => {
         OPENAI_API_KEY: 'test-key',
         DURABLE_AGENT_MODEL: 'test-model',
         DURABLE_AGENT_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'da-home-')),
+        DURABLE_AGENT_NO_SERVICE: '1', // in-process mode; test/service.test.ts covers the background service
         DURABLE_AGENT_TASK_QUEUE: `agent-${process.pid}`,
       },
     });

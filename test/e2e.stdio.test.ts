@@ -147,6 +147,7 @@ describe('durable-agent-mcp over stdio (e2e)', { timeout: 15 * 60_000 }, () => {
         OPENAI_API_KEY: 'test-key',
         DURABLE_AGENT_MODEL: 'test-model',
         DURABLE_AGENT_HOME: home,
+        DURABLE_AGENT_NO_SERVICE: '1', // in-process mode; test/service.test.ts covers the background service
         DURABLE_AGENT_TASK_QUEUE: `e2e-stdio-${uniq}`,
         DURABLE_AGENT_HTTP_ALLOW: undefined,
         DURABLE_AGENT_HTTP_DENY: undefined,

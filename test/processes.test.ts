@@ -39,6 +39,7 @@ function baseEnv(model: ModelServer, home: string): Record<string, string | unde
     OPENAI_API_KEY: 'test-key',
     DURABLE_AGENT_MODEL: 'test-model',
     DURABLE_AGENT_HOME: home,
+    DURABLE_AGENT_NO_SERVICE: '1',
     TEMPORAL_CLI_PATH: temporalCliPath(),
   };
 }

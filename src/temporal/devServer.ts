@@ -7,6 +7,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { log } from '../log.js';
+import { isAlive, sleep, stopProcess, withLock } from '../processes.js';
 
 export interface DevServerState {
   pid: number;
@@ -18,7 +19,6 @@ export interface DevServerState {
 export class DevServerError extends Error {}
 
 const START_TIMEOUT_MS = 90_000;
-const LOCK_TIMEOUT_MS = 120_000;
 
 function paths(dataDir: string) {
   const dir = join(dataDir, 'temporal');
@@ -66,15 +66,6 @@ function findSdkCachedCli(): string | undefined {
   }
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function readState(file: string): DevServerState | undefined {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as DevServerState;
@@ -112,50 +103,6 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + LOCK_TIMEOUT_MS;
-  for (;;) {
-    try {
-      mkdirSync(lockDir);
-      writeFileSync(join(lockDir, 'pid'), String(process.pid));
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(readFileOr(join(lockDir, 'pid'), '0'));
-      const age = Date.now() - safeMtime(lockDir);
-      if ((holder > 0 && !isAlive(holder)) || (holder === 0 && age > 10_000)) {
-        rmSync(lockDir, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new DevServerError(`timed out waiting for the lock ${lockDir}`);
-      await sleep(100);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lockDir, { recursive: true, force: true });
-  }
-}
-
-function readFileOr(file: string, fallback: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return fallback;
-  }
-}
-
-function safeMtime(path: string): number {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return 0;
-  }
 }
 
 export interface DevServerLease {
@@ -266,23 +213,6 @@ async function startDevServer(p: ReturnType<typeof paths>, cli: string): Promise
   }
   await stopProcess(pid);
   throw new DevServerError(`the Temporal dev server did not open ${address} within ${START_TIMEOUT_MS / 1000} s; see ${p.log}`);
-}
-
-async function stopProcess(pid: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + 5_000;
-  while (Date.now() < deadline && isAlive(pid)) await sleep(100);
-  if (isAlive(pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
 }
 
 // Exposed for `durable-agent-mcp` diagnostics and tests.

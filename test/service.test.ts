@@ -1,0 +1,210 @@
+/**
+ * The background service (the default stdio mode): runs outlive the client, one service per data
+ * dir, restart after SIGKILL, idle shutdown, and `service stop` leaving no process behind.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startModelServer, type ModelServer } from './support/modelServer.js';
+import { startSinkServer, type SinkServer } from './support/sinkServer.js';
+import { callTool, cliPath, spawnServer, type SpawnedServer } from './support/mcpStdio.js';
+import { temporalCliPath } from './support/temporal.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(200);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/** Processes whose command line mentions the data dir (the service's dev server does, via --db-filename). */
+function processesMentioning(text: string): string[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.includes(text) && !l.includes('ps -eo'));
+}
+
+describe('background service per data dir', { timeout: 10 * 60_000 }, () => {
+  let model: ModelServer;
+  let sink: SinkServer;
+  const homes: string[] = [];
+
+  before(async () => {
+    [model, sink] = await Promise.all([startModelServer(), startSinkServer()]);
+  });
+  after(async () => {
+    for (const home of homes) runCli(home, ['service', 'stop']);
+    await Promise.all([model?.close(), sink?.close()]);
+  });
+
+  function newHome(): string {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'da-svc-'));
+    homes.push(home);
+    return home;
+  }
+  function env(home: string, extra: Record<string, string> = {}): Record<string, string | undefined> {
+    return {
+      TEMPORAL_ADDRESS: undefined,
+      DURABLE_AGENT_NO_SERVICE: undefined,
+      TEMPORAL_CLI_PATH: temporalCliPath(),
+      OPENAI_BASE_URL: model.baseUrl,
+      OPENAI_API_KEY: 'test-key',
+      DURABLE_AGENT_MODEL: 'test-model',
+      DURABLE_AGENT_HOME: home,
+      ...extra,
+    };
+  }
+  function runCli(home: string, args: string[], extra: Record<string, string> = {}) {
+    const e: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ ...process.env, ...env(home, extra) })) if (v !== undefined) e[k] = v;
+    return spawnSync(process.execPath, [cliPath, ...args], { env: e, encoding: 'utf8', timeout: 60_000 });
+  }
+  function serviceState(home: string): { pid: number } | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(home, 'service', 'service.json'), 'utf8')) as { pid: number };
+    } catch {
+      return undefined;
+    }
+  }
+  async function closeFront(front: SpawnedServer): Promise<number> {
+    const t0 = Date.now();
+    const exited = new Promise<void>((resolve) => front.child.once('exit', () => resolve()));
+    front.child.stdin?.end();
+    await exited;
+    return Date.now() - t0;
+  }
+
+  it('a run keeps going after the client closes; a new front reads its result', async () => {
+    const home = newHome();
+    model.script('svc-outlive', [{ delayMs: 4_000, then: { content: 'finished without a client' } }]);
+    const front = await spawnServer({ env: env(home) });
+    const started = await callTool(front.client, 'start_agent_run', { task: 'long [script:svc-outlive]' });
+    const { runId } = started.structuredContent as { runId: string };
+    await waitFor('the model call to start', () => model.requests('svc-outlive').length === 1);
+    const ms = await closeFront(front);
+    assert.ok(ms < 2_000, `front exited ${ms} ms after stdin closed`);
+    const svc = serviceState(home);
+    assert.ok(svc && alive(svc.pid), 'the service outlives the front');
+
+    await sleep(5_000); // the run finishes with no front attached
+    const again = await spawnServer({ env: env(home) });
+    try {
+      const status = await callTool(again.client, 'get_run_status', { runId });
+      const body = status.structuredContent as { status: string; result?: string };
+      assert.equal(body.status, 'completed');
+      assert.equal(body.result, 'finished without a client');
+      assert.equal(serviceState(home)?.pid, svc.pid, 'the same service');
+    } finally {
+      await closeFront(again);
+    }
+  });
+
+  it('three fronts started at once share one service', async () => {
+    const home = newHome();
+    const fronts = await Promise.all([1, 2, 3].map(() => spawnServer({ env: env(home) })));
+    try {
+      for (const f of fronts) {
+        const listed = await callTool(f.client, 'list_runs', {});
+        assert.ok(!listed.isError, JSON.stringify(listed.content));
+      }
+      const services = processesMentioning(home).filter((l) => l.includes('service run'));
+      assert.equal(services.length, 0, 'the service gets the data dir from the environment, not argv');
+      const state = serviceState(home);
+      assert.ok(state && alive(state.pid));
+      const runFiles = fs.readdirSync(path.join(home, 'service', 'fronts'));
+      assert.equal(runFiles.length, 3, 'three fronts attached');
+      // Exactly one dev server for the data dir.
+      const devServers = processesMentioning(home).filter((l) => l.includes('start-dev'));
+      assert.equal(devServers.length, 1, devServers.join('\n'));
+    } finally {
+      await Promise.all(fronts.map((f) => closeFront(f)));
+    }
+  });
+
+  it('SIGKILL of the service mid-run: the next front restarts it and the run completes, the write once', async () => {
+    const home = newHome();
+    model.script('svc-kill', [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}/svc-kill`, body: 'x' } }] },
+      { delayMs: 6_000, then: { content: 'survived the kill' } },
+    ]);
+    const front = await spawnServer({ env: env(home) });
+    const started = await callTool(front.client, 'start_agent_run', { task: 'write [script:svc-kill]', approval: 'none' });
+    const { runId } = started.structuredContent as { runId: string };
+    await waitFor('the second model call', () => model.requests('svc-kill').length === 2);
+    const svc = serviceState(home)!;
+    process.kill(svc.pid, 'SIGKILL');
+    await waitFor('the service to die', () => !alive(svc.pid));
+    await closeFront(front);
+
+    const next = await spawnServer({ env: env(home) });
+    try {
+      const result = await callTool(next.client, 'get_run_result', { runId, waitSeconds: 50 }, 90_000);
+      const body = result.structuredContent as { status: string; result?: string };
+      assert.equal(body.status, 'completed', JSON.stringify(body));
+      assert.equal(body.result, 'survived the kill');
+      assert.notEqual(serviceState(home)?.pid, svc.pid, 'a new service');
+      assert.equal(sink.requests().filter((r) => r.path === '/svc-kill').length, 1, 'the write happened once');
+    } finally {
+      await closeFront(next);
+    }
+  });
+
+  it('idle shutdown waits while a run waits for approval, then stops the service; service stop leaves nothing', async () => {
+    const home = newHome();
+    const extra = { DURABLE_AGENT_IDLE_SHUTDOWN: '2' };
+    model.script('svc-idle', [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}/svc-idle` } }] },
+      { content: 'ok' },
+    ]);
+    const front = await spawnServer({ env: env(home, extra) });
+    const started = await callTool(front.client, 'start_agent_run', { task: 'needs approval [script:svc-idle]' });
+    const { runId } = started.structuredContent as { runId: string };
+    await waitFor('waiting for approval', async () => {
+      const s = await callTool(front.client, 'get_run_status', { runId });
+      return (s.structuredContent as { status: string }).status === 'waiting_for_approval';
+    });
+    await closeFront(front);
+    const svc = serviceState(home)!;
+    await sleep(6_000);
+    assert.ok(alive(svc.pid), 'no idle shutdown while a run waits for approval');
+
+    const status = runCli(home, ['service', 'status'], extra);
+    assert.equal(status.status, 0, status.stderr);
+    assert.match(status.stdout, /open runs: 1/);
+    assert.match(status.stdout, /web ui: http:\/\/127\.0\.0\.1:\d+/);
+
+    const canceller = await spawnServer({ env: env(home, extra) });
+    await callTool(canceller.client, 'cancel_run', { runId });
+    await closeFront(canceller);
+    await waitFor('idle shutdown', () => !alive(svc.pid), 30_000);
+    await waitFor('the dev server to stop with it', () => processesMentioning(home).length === 0, 15_000);
+
+    // service start / stop leave no process of the data dir behind.
+    const startOut = runCli(home, ['service', 'start']);
+    assert.equal(startOut.status, 0, startOut.stderr);
+    assert.match(startOut.stdout, /service: running/);
+    const pid = serviceState(home)!.pid;
+    const stopOut = runCli(home, ['service', 'stop']);
+    assert.equal(stopOut.status, 0, stopOut.stderr);
+    assert.ok(!alive(pid));
+    assert.deepEqual(processesMentioning(home), []);
+    const after = runCli(home, ['service', 'status']);
+    assert.equal(after.status, 3);
+    assert.match(runCli(home, ['service', 'logs']).stdout, /log file: .*service\.log/);
+  });
+});
