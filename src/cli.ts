@@ -103,6 +103,15 @@ async function serveFront(config: Config, parsed: ParsedArgs): Promise<void> {
   const temporal = lazyTemporal(config, connect);
   // Start (or find) the service now so the first tool call does not wait for it.
   temporal.get().catch((err: unknown) => log.error('could not reach the background service', { error: message(err) }));
+  // If the service dies while this front is attached (killed, crashed), start a new one so runs resume.
+  const watchdog = setInterval(() => {
+    if (connection && !service.readServiceState(config.dataDir)) {
+      service.ensureService(config, parsed.values).catch((err: unknown) =>
+        log.error('could not restart the background service', { error: message(err) }),
+      );
+    }
+  }, 5_000);
+  watchdog.unref();
   const server = createServer(new RunService(config, () => temporal.get()), pkg.version);
   const stdio = await serveStdio(server);
   const reason = await Promise.race([
@@ -113,6 +122,7 @@ async function serveFront(config: Config, parsed: ParsedArgs): Promise<void> {
     }),
   ]);
   log.info('front exiting; the background service keeps the runs going', { reason });
+  clearInterval(watchdog);
   unregister();
   // Exit promptly: nothing here owns durable state.
   setTimeout(() => process.exit(0), 1_000).unref();

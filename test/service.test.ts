@@ -164,6 +164,27 @@ describe('background service per data dir', { timeout: 10 * 60_000 }, () => {
     }
   });
 
+  it('an attached front restarts a service that died under it', async () => {
+    const home = newHome();
+    model.script('svc-watch', [{ content: 'after the restart' }]);
+    const front = await spawnServer({ env: env(home) });
+    try {
+      await callTool(front.client, 'list_runs', {});
+      const first = serviceState(home)!;
+      process.kill(first.pid, 'SIGKILL');
+      await waitFor('a new service', () => {
+        const now = serviceState(home);
+        return Boolean(now && now.pid !== first.pid && alive(now.pid));
+      }, 30_000);
+      const started = await callTool(front.client, 'start_agent_run', { task: 'go [script:svc-watch]' });
+      const { runId } = started.structuredContent as { runId: string };
+      const result = await callTool(front.client, 'get_run_result', { runId, waitSeconds: 40 });
+      assert.equal((result.structuredContent as { status: string }).status, 'completed');
+    } finally {
+      await closeFront(front);
+    }
+  });
+
   it('idle shutdown waits while a run waits for approval, then stops the service; service stop leaves nothing', async () => {
     const home = newHome();
     const extra = { DURABLE_AGENT_IDLE_SHUTDOWN: '2' };
