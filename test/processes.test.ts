@@ -11,26 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
 import { callTool, cliPath, spawnServer, type SpawnedServer } from './support/mcpStdio.js';
 import { startDevServer, temporalCliPath, type DevServer } from './support/temporal.js';
+import { alive, waitFor } from './support/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(200);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 function baseEnv(model: ModelServer, home: string): Record<string, string | undefined> {
   return {

@@ -12,26 +12,8 @@ import { startModelServer, type ModelServer } from './support/modelServer.js';
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
 import { callTool, cliPath, spawnServer, type SpawnedServer } from './support/mcpStdio.js';
 import { temporalCliPath } from './support/temporal.js';
+import { alive, sleep, waitFor } from './support/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(200);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 /** Processes whose command line mentions the data dir (the service's dev server does, via --db-filename). */
 function processesMentioning(text: string): string[] {
