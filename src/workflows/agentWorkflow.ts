@@ -73,7 +73,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
   const decided: Record<string, 'approve' | 'reject'> = carried?.decided ?? {};
   const pending = new Map<string, PendingApproval>();
   const decisions = new Map<string, ApprovalDecision>();
-  let updatedAt = new Date().toISOString();
+  let updatedAt = nowIso();
 
   const snapshot = (status: RunStatusName, extra: Partial<RunStatus> = {}): RunStatus => ({
     runId,
@@ -103,7 +103,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
   });
 
   const touch = () => {
-    updatedAt = new Date().toISOString();
+    updatedAt = nowIso();
   };
   const setVisibleStatus = (status: 'running' | 'waiting_for_approval') => upsertMemo({ agentStatus: status });
 
@@ -200,9 +200,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     args: unknown,
     summary: string,
   ): Promise<ApprovalDecision | undefined> {
-    // Temporal's sandbox makes Date deterministic (the workflow task's time), so this replays.
-    // eslint-disable-next-line no-restricted-properties
-    const now = Date.now();
+    const now = nowMs();
     const expiresMs = Math.min(now + input.approvalTimeoutSeconds * 1000, deadlineMs);
     pending.set(approvalId, {
       approvalId,
@@ -228,9 +226,19 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
   }
 
   function observe(tool: string, args: unknown, ok: boolean, text: string): string {
-    lastToolCall = { tool, arguments: args, ok, at: new Date().toISOString() };
+    lastToolCall = { tool, arguments: args, ok, at: nowIso() };
     return text;
   }
+}
+
+// Temporal's workflow sandbox replaces Date with the current workflow task's time, so reading the
+// clock here is deterministic on replay. These two are the only places workflow code reads it.
+function nowMs(): number {
+  // eslint-disable-next-line no-restricted-properties
+  return Date.now();
+}
+function nowIso(): string {
+  return new Date(nowMs()).toISOString();
 }
 
 function initialMessages(input: AgentRunInput): ChatMessage[] {
