@@ -14,6 +14,7 @@ import type { TemporalHandle } from '../temporal/connect.js';
 import {
   approvalQuery,
   decideSignal,
+  type ApprovalLookup,
   statusQuery,
   WORKFLOW_TYPE,
   type AgentRunInput,
@@ -54,6 +55,7 @@ interface RunMemo {
   startedAt?: string;
   maxSteps?: number;
   agentStatus?: 'running' | 'waiting_for_approval';
+  pendingApprovalIds?: string[];
   startNonce?: string;
 }
 
@@ -210,8 +212,10 @@ export class RunService {
       if (past?.state === 'decided' && past.decision === decision) return { runId, approvalId, decision, status: closed };
       throw new UserError(`Run ${runId} is ${closed}; it has no pending approvals.`);
     }
-    const lookup = await this.withDeadline(() => handle.query(approvalQuery, approvalId)).catch(async (err: unknown) => {
-      throw new UserError(`Could not read the run's approvals: ${await this.noWorkerNote(err)}`);
+    const lookup: ApprovalLookup = await this.withDeadline(() => handle.query(approvalQuery, approvalId)).catch(() => {
+      // No worker to answer: the memo still lists what is pending, and the signal waits in history.
+      const pendingIds = (desc.memo as RunMemo | undefined)?.pendingApprovalIds ?? [];
+      return { state: pendingIds.includes(approvalId) ? 'pending' : 'unknown', pendingIds };
     });
     const pendingList = lookup.pendingIds.length ? lookup.pendingIds.join(', ') : 'none';
     if (lookup.state === 'unknown') {

@@ -105,7 +105,9 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
   const touch = () => {
     updatedAt = nowIso();
   };
-  const setVisibleStatus = (status: 'running' | 'waiting_for_approval') => upsertMemo({ agentStatus: status });
+  // The memo is what Temporal can tell without a worker: list filters and approve_step use it.
+  const setVisibleStatus = (status: 'running' | 'waiting_for_approval') =>
+    upsertMemo({ agentStatus: status, pendingApprovalIds: [...pending.keys()] });
 
   const fail = (message: string, type: string): never => {
     touch();

@@ -1,4 +1,8 @@
-/** An HTTP sink that records every request and answers 200 JSON {ok:true,n}. */
+/**
+ * An HTTP sink that records every request and answers 200 JSON {ok:true,n}. A path starting with
+ * `/slow` is recorded on arrival but answered only after 4 s, so a test can kill the caller between
+ * the effect and the reply.
+ */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -30,8 +34,13 @@ export async function startSinkServer(): Promise<SinkServer> {
         body: Buffer.concat(chunks).toString('utf8'),
       });
       const text = JSON.stringify({ ok: true, n: recorded.length });
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text).toString() });
-      res.end(req.method === 'HEAD' ? undefined : text);
+      const reply = () => {
+        if (res.destroyed) return;
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text).toString() });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      };
+      if ((req.url ?? '').startsWith('/slow')) setTimeout(reply, 4_000);
+      else reply();
     });
   });
   server.on('connection', (s) => {

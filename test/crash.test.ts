@@ -1,0 +1,203 @@
+/**
+ * Crash matrix: SIGKILL real processes (worker, MCP server, dev server) mid-run, restart them, and
+ * count what reached the outside world. Runs use `serve --no-worker` plus separate `worker`
+ * processes so each part can be killed on its own.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startModelServer, type ModelServer } from './support/modelServer.js';
+import { startSinkServer, type SinkServer } from './support/sinkServer.js';
+import { callTool, cliPath, spawnServer, type SpawnedServer } from './support/mcpStdio.js';
+import { startDevServer, type DevServer } from './support/temporal.js';
+import { alive, sleep, waitFor } from './support/wait.js';
+
+interface Status {
+  status: string;
+  result?: string;
+  pendingApprovals: Array<{ approvalId: string }>;
+}
+
+describe('crash matrix (SIGKILL real processes)', { timeout: 15 * 60_000 }, () => {
+  let dev: DevServer;
+  let model: ModelServer;
+  let sink: SinkServer;
+  let server: SpawnedServer;
+  const workers = new Set<ChildProcess>();
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'da-crash-'));
+  const env = (): Record<string, string | undefined> => ({
+    TEMPORAL_ADDRESS: dev.address,
+    OPENAI_BASE_URL: model.baseUrl,
+    OPENAI_API_KEY: 'test-key',
+    DURABLE_AGENT_MODEL: 'test-model',
+    DURABLE_AGENT_HOME: home,
+    DURABLE_AGENT_TASK_QUEUE: `crash-${process.pid}`,
+  });
+
+  function startWorker(): ChildProcess {
+    const e: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ ...process.env, ...env() })) if (v !== undefined) e[k] = v;
+    const child = spawn(process.execPath, [cliPath, 'worker'], { env: e, stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr?.resume();
+    workers.add(child);
+    child.once('exit', () => workers.delete(child));
+    return child;
+  }
+  async function kill(child: ChildProcess): Promise<void> {
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
+  }
+  async function start(args: Record<string, unknown>): Promise<string> {
+    const res = await callTool(server.client, 'start_agent_run', args);
+    assert.ok(!res.isError, JSON.stringify(res.content));
+    return (res.structuredContent as { runId: string }).runId;
+  }
+  async function status(runId: string): Promise<Status> {
+    const res = await callTool(server.client, 'get_run_status', { runId });
+    return res.structuredContent as unknown as Status;
+  }
+  async function result(runId: string): Promise<Status> {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const res = await callTool(server.client, 'get_run_result', { runId, waitSeconds: 30 }, 60_000);
+      const s = res.structuredContent as unknown as Status;
+      if (!['running', 'waiting_for_approval'].includes(s.status) || Date.now() > deadline) return s;
+    }
+  }
+  /** Model requests of a script that started a given turn (the number of assistant messages sent). */
+  function turns(script: string, turn: number): number {
+    return model.requests(script).filter((r) => r.messages.filter((m: { role: string }) => m.role === 'assistant').length === turn).length;
+  }
+  /** The pid holding a TCP connection to `port`, via ss(8): which worker runs the activity. */
+  function pidConnectedTo(port: number): number | undefined {
+    const out = execFileSync('ss', ['-tnpH', 'state', 'established', `dst 127.0.0.1:${port}`], { encoding: 'utf8' });
+    const m = /pid=(\d+)/.exec(out);
+    return m ? Number(m[1]) : undefined;
+  }
+
+  before(async () => {
+    [dev, model, sink] = await Promise.all([startDevServer(), startModelServer(), startSinkServer()]);
+    server = await spawnServer({ env: env(), args: ['serve', '--no-worker'] });
+  });
+  after(async () => {
+    for (const w of workers) w.kill('SIGKILL');
+    await server?.close();
+    await Promise.all([dev?.stop(), model?.close(), sink?.close()]);
+  });
+
+  it('1. worker killed during a slow model call: retried after restart, earlier calls not resent', async () => {
+    model.script('c1', [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/c1` } }] },
+      { delayMs: 30_000, then: { content: 'never' } },
+      { content: 'done after the crash' },
+    ]);
+    const worker = startWorker();
+    const runId = await start({ task: 'c1 [script:c1]' });
+    await waitFor('the slow second model call', () => model.requests('c1').length === 2);
+    await kill(worker);
+    startWorker();
+    const final = await result(runId);
+    assert.equal(final.status, 'completed');
+    assert.equal(final.result, 'done after the crash');
+    assert.equal(turns('c1', 0), 1, 'the first model call (completed before the crash) was not resent');
+    assert.equal(sink.requests().filter((r) => r.path === '/c1').length, 1);
+  });
+
+  it('2. worker killed after the write reached the sink, before it reported back: one effect, same key', async () => {
+    model.script('c2', [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}/slow-c2`, body: 'pay' } }] },
+      { content: 'paid once' },
+    ]);
+    for (const w of [...workers]) await kill(w);
+    const worker = startWorker();
+    const runId = await start({ task: 'c2 [script:c2]', approval: 'none' });
+    await waitFor('the write to reach the sink', () => sink.requests().some((r) => r.path === '/slow-c2'));
+    await kill(worker);
+    startWorker();
+    const final = await result(runId);
+    assert.equal(final.status, 'completed');
+    const writes = sink.requests().filter((r) => r.path === '/slow-c2');
+    assert.ok(writes.length >= 1);
+    const keys = new Set(writes.map((r) => r.headers['idempotency-key']));
+    assert.equal(keys.size, 1, `a retried delivery carries the same Idempotency-Key (raw deliveries: ${writes.length})`);
+    assert.equal(turns('c2', 0), 1);
+  });
+
+  it('3. worker killed while the run waits for approval; approval sent with no worker is kept', async () => {
+    model.script('c3', [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'PUT', url: `${sink.url}/c3`, body: 'v' } }] },
+      { content: 'approved and written' },
+    ]);
+    for (const w of [...workers]) await kill(w);
+    const worker = startWorker();
+    const runId = await start({ task: 'c3 [script:c3]' });
+    let waiting: Status | undefined;
+    await waitFor('waiting for approval', async () => {
+      waiting = await status(runId);
+      return waiting.status === 'waiting_for_approval';
+    });
+    await kill(worker);
+    // approve_step works with no worker: the memo lists what is pending; the signal waits in history.
+    const approvalId = waiting!.pendingApprovals[0]!.approvalId;
+    const decided = await callTool(server.client, 'approve_step', { runId, approvalId, decision: 'approve' });
+    assert.ok(!decided.isError, JSON.stringify(decided.content));
+    await sleep(500);
+    assert.equal(sink.requests().filter((r) => r.path === '/c3').length, 0, 'nothing happens without a worker');
+    startWorker();
+    const final = await result(runId);
+    assert.equal(final.status, 'completed');
+    assert.equal(sink.requests().filter((r) => r.path === '/c3').length, 1, 'the write happened once');
+  });
+
+  it('4. MCP server killed and restarted (worker alive): runs continue and are readable', async () => {
+    model.script('c4', [{ delayMs: 3_000, then: { content: 'finished while the server was down' } }]);
+    if (workers.size === 0) startWorker();
+    const runId = await start({ task: 'c4 [script:c4]' });
+    server.child.kill('SIGKILL');
+    await new Promise<void>((resolve) => (server.child.exitCode !== null || server.child.signalCode !== null ? resolve() : server.child.once('exit', () => resolve())));
+    await sleep(4_000);
+    server = await spawnServer({ env: env(), args: ['serve', '--no-worker'] });
+    const final = await result(runId);
+    assert.equal(final.status, 'completed');
+    assert.equal(final.result, 'finished while the server was down');
+  });
+
+  it('6. two workers, the one running the activity killed: the other finishes without a restart', async () => {
+    for (const w of [...workers]) await kill(w);
+    const a = startWorker();
+    const b = startWorker();
+    await sleep(2_000); // both polling
+    model.script('c6', [{ delayMs: 30_000, then: { content: 'never' } }, { content: 'finished by the survivor' }]);
+    const runId = await start({ task: 'c6 [script:c6]' });
+    await waitFor('the model call', () => model.requests('c6').length === 1);
+    const port = Number(new URL(model.baseUrl).port);
+    const holder = pidConnectedTo(port);
+    const victim = holder === b.pid ? b : a;
+    assert.ok(holder === a.pid || holder === b.pid, `a worker holds the model connection (pid ${holder})`);
+    await kill(victim);
+    const survivor = victim === a ? b : a;
+    const final = await result(runId);
+    assert.equal(final.status, 'completed');
+    assert.equal(final.result, 'finished by the survivor');
+    assert.ok(alive(survivor.pid!), 'the survivor did the work');
+  });
+
+  it('5. dev server killed and restarted on the same SQLite file: the run resumes and completes', async () => {
+    model.script('c5', [{ toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/c5` } }] }, { delayMs: 4_000, then: { content: 'survived the server' } }]);
+    if (workers.size === 0) startWorker();
+    const runId = await start({ task: 'c5 [script:c5]' });
+    await waitFor('the second model call', () => model.requests('c5').length === 2);
+    const { dir } = dev;
+    const port = Number(dev.address.split(':')[1]);
+    dev.child.kill('SIGKILL');
+    await sleep(1_000);
+    dev = await startDevServer({ dir, port });
+    const final = await result(runId);
+    assert.equal(final.status, 'completed');
+    assert.equal(sink.requests().filter((r) => r.path === '/c5').length, 1);
+  });
+});
