@@ -30,6 +30,9 @@ const loadServing = async () => {
   };
 };
 
+/** How long a tool waits for a Temporal this process (or its service) is still starting. */
+const STARTING_WAIT_MS = 45_000;
+
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 async function main(): Promise<void> {
@@ -112,7 +115,7 @@ async function serveFront(config: Config, parsed: ParsedArgs): Promise<void> {
     }
   }, 5_000);
   watchdog.unref();
-  const server = createServer(new RunService(config, () => temporal.get()), pkg.version);
+  const server = createServer(new RunService(config, () => temporal.get(), STARTING_WAIT_MS), pkg.version);
   const stdio = await serveStdio(server);
   const reason = await Promise.race([
     stdio.closed.then(() => 'client closed'),
@@ -154,7 +157,7 @@ function lazyTemporal(
 async function serve(config: Config): Promise<void> {
   const { createServer, serveHttp, RunService, serveStdio, connectTemporal, startWorker } = await loadServing();
   const temporal = lazyTemporal(config, connectTemporal);
-  const runs = new RunService(config, () => temporal.get());
+  const runs = new RunService(config, () => temporal.get(), config.temporalAddress ? 5_000 : STARTING_WAIT_MS);
   let worker: RunningWorker | undefined;
 
   const workerReady = config.noWorker

@@ -80,9 +80,14 @@ export class RunService {
   private temporalHandle: TemporalHandle | undefined;
 
   /** `connect` is called lazily and again after a failure, so a Temporal outage never kills the server. */
+  /**
+   * `connectWaitMs`: how long a tool waits for the first connection before answering with an error;
+   * short for a Temporal that should already be up, longer while an embedded one is starting.
+   */
   constructor(
     private readonly config: Config,
     private readonly connect: () => Promise<TemporalHandle>,
+    private readonly connectWaitMs = 5_000,
   ) {}
 
   private get temporal(): TemporalHandle {
@@ -91,7 +96,23 @@ export class RunService {
   }
 
   private async ready(): Promise<void> {
-    if (!this.temporalHandle) this.temporalHandle = await this.connect();
+    if (this.temporalHandle) return;
+    // A tool answers promptly even while Temporal is down; the connection keeps trying behind it.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new UserError(`Temporal is not reachable yet (waited ${this.connectWaitMs / 1000} s). Check that it is running and that TEMPORAL_ADDRESS is right, then try again; no run was changed.`)),
+        this.connectWaitMs,
+      );
+    });
+    try {
+      this.temporalHandle = await Promise.race([this.connect(), timeout]);
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      throw new UserError(`Temporal is not reachable: ${err instanceof Error ? err.message : String(err)}. No run was changed.`);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async start(params: StartParams): Promise<{ runId: string; status: RunStatusName; created: boolean }> {

@@ -1,7 +1,7 @@
 /**
  * An HTTP sink that records every request and answers 200 JSON {ok:true,n}. A path starting with
  * `/slow` is recorded on arrival but answered only after 4 s, so a test can kill the caller between
- * the effect and the reply.
+ * the effect and the reply; `/big` answers with 5 MB.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -39,6 +39,12 @@ export async function startSinkServer(): Promise<SinkServer> {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text).toString() });
         res.end(req.method === 'HEAD' ? undefined : text);
       };
+      if ((req.url ?? '').startsWith('/big')) {
+        // 5 MB, to prove tool output is cut before it enters workflow history.
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('x'.repeat(5 * 1024 * 1024));
+        return;
+      }
       if ((req.url ?? '').startsWith('/slow')) setTimeout(reply, 4_000);
       else reply();
     });
