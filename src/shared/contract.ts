@@ -105,3 +105,43 @@ export function truncate(text: string, max: number): string {
   if (text.length <= max) return text;
   return `${text.slice(0, max)}…[truncated ${text.length - max} chars]`;
 }
+
+/** Most transcript text a run keeps in workflow state; older turns are dropped past it. */
+export const TRANSCRIPT_MAX_CHARS = 400_000;
+
+function messageChars(m: ChatMessage): number {
+  if (m.role === 'assistant') {
+    return (m.content?.length ?? 0) + (m.toolCalls ?? []).reduce((n, c) => n + c.arguments.length + c.name.length, 0);
+  }
+  return m.content.length;
+}
+
+/**
+ * Keeps the transcript under `maxChars` by dropping the oldest whole turns (an assistant message
+ * with its tool results), so the system prompt, the task and tool-call pairing stay intact.
+ * Pure and deterministic: the workflow calls it.
+ */
+export function compactTranscript(messages: ChatMessage[], maxChars = TRANSCRIPT_MAX_CHARS): ChatMessage[] {
+  let total = messages.reduce((n, m) => n + messageChars(m), 0);
+  if (total <= maxChars) return messages;
+  const head = messages.slice(0, 2); // system + task
+  let rest = messages.slice(2);
+  let dropped = 0;
+  if (rest[0]?.role === 'user' && rest[0].content.startsWith('[')) {
+    total -= messageChars(rest[0]);
+    rest = rest.slice(1); // an earlier "dropped" note; a new one replaces it
+  }
+  while (total > maxChars && rest.length > 1) {
+    // Drop one turn: the assistant message and the tool results that answer it.
+    let end = 1;
+    while (end < rest.length && rest[end]!.role === 'tool') end++;
+    for (const m of rest.slice(0, end)) total -= messageChars(m);
+    dropped += end;
+    rest = rest.slice(end);
+  }
+  const note: ChatMessage = {
+    role: 'user',
+    content: `[${dropped} earlier messages of this run were dropped to keep it within its memory budget]`,
+  };
+  return [...head, note, ...rest];
+}

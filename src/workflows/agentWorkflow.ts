@@ -16,6 +16,7 @@ import type { AgentActivities, HttpToolResult } from '../activities/types.js';
 import { AGENT_TOOLS, isWriteCall, parseHttpRequestArgs, summarizeCall } from '../shared/agentTools.js';
 import {
   approvalQuery,
+  compactTranscript,
   decideSignal,
   MODEL_TEXT_MAX_CHARS,
   OBSERVATION_MAX_CHARS,
@@ -68,7 +69,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
 
   let step = carried?.step ?? 0;
   const usage: Usage = carried?.usage ?? { llmCalls: 0, toolCalls: 0, inputTokens: 0, outputTokens: 0 };
-  const messages: ChatMessage[] = carried?.messages ?? initialMessages(input);
+  let messages: ChatMessage[] = carried?.messages ?? initialMessages(input);
   let lastToolCall = carried?.lastToolCall;
   const decided: Record<string, 'approve' | 'reject'> = carried?.decided ?? {};
   const pending = new Map<string, PendingApproval>();
@@ -151,6 +152,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
       messages.push({ role: 'tool', toolCallId: call.id, content: truncate(observation, OBSERVATION_MAX_CHARS) });
       touch();
     }
+    messages = compactTranscript(messages);
   }
   return fail(
     `The run used all ${input.maxSteps} steps (maxSteps) without a final answer from the model.`,
