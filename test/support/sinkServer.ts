@@ -1,7 +1,7 @@
 /**
  * An HTTP sink that records every request and answers 200 JSON {ok:true,n}. A path starting with
  * `/slow` is recorded on arrival but answered only after 4 s, so a test can kill the caller between
- * the effect and the reply; `/big` answers with 5 MB.
+ * the effect and the reply; `/big` answers with 5 MB; `/fail503` always answers 503.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -43,6 +43,11 @@ export async function startSinkServer(): Promise<SinkServer> {
         // 5 MB, to prove tool output is cut before it enters workflow history.
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.end('x'.repeat(5 * 1024 * 1024));
+        return;
+      }
+      if ((req.url ?? '').startsWith('/fail503')) {
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end('upstream unavailable');
         return;
       }
       if ((req.url ?? '').startsWith('/slow')) setTimeout(reply, 4_000);
