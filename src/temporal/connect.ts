@@ -18,6 +18,8 @@ export interface TemporalHandle {
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
+/** How often a process holding the embedded dev server checks that it still runs. */
+const DEV_SERVER_CHECK_MS = 2_000;
 
 export async function connectTemporal(config: Config): Promise<TemporalHandle> {
   installTemporalRuntime(config);
@@ -39,6 +41,9 @@ export async function connectTemporal(config: Config): Promise<TemporalHandle> {
   const address = options.address ?? 'localhost:7233';
   const connection = await connectWithRetry(options, address);
   const client = new Client({ connection, namespace });
+  // The dev server is a separate process: if it dies, start it again on the same address and
+  // SQLite file; this connection, the worker's polls and every run then carry on.
+  const supervisor = devServer ? superviseDevServer(devServer) : undefined;
   return {
     connection,
     client,
@@ -46,6 +51,7 @@ export async function connectTemporal(config: Config): Promise<TemporalHandle> {
     address,
     ...(devServer ? { devServer } : {}),
     async close() {
+      if (supervisor) clearInterval(supervisor);
       await connection.close().catch(() => undefined);
       await devServer?.release();
     },
@@ -66,4 +72,18 @@ async function connectWithRetry(options: NativeConnectionOptions, address: strin
       await new Promise((r) => setTimeout(r, 500));
     }
   }
+}
+
+function superviseDevServer(lease: DevServerLease): NodeJS.Timeout {
+  let checking = false;
+  const timer = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    lease
+      .revive()
+      .catch((err: unknown) => log.error('could not restart the embedded Temporal dev server', { error: err instanceof Error ? err.message : String(err) }))
+      .finally(() => (checking = false));
+  }, DEV_SERVER_CHECK_MS);
+  timer.unref();
+  return timer;
 }

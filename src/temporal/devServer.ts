@@ -107,6 +107,11 @@ export function freePort(): Promise<number> {
 
 export interface DevServerLease {
   state: DevServerState;
+  /**
+   * Starts the dev server again, on the same ports and SQLite file, if its process has died
+   * (killed, OOM): connections to its address then reconnect by themselves. True if it revived it.
+   */
+  revive(): Promise<boolean>;
   release(): Promise<void>;
 }
 
@@ -129,13 +134,29 @@ export async function acquireDevServer(dataDir: string, cliPath: string | undefi
       }
       process.kill(existing.pid, 'SIGKILL');
     }
-    const started = await startDevServer(p, findTemporalCli(cliPath));
+    const started = await startDevServer(p, findTemporalCli(cliPath), existing);
     registerUser(p.users);
     return started;
   });
   let released = false;
-  return {
+  const lease: DevServerLease = {
     state,
+    async revive() {
+      if (released || isAlive(lease.state.pid)) return false;
+      return withLock(p.lock, async () => {
+        const current = readState(p.state);
+        if (current && current.pid !== lease.state.pid && isAlive(current.pid)) {
+          lease.state = current; // another process of this data dir revived it first
+          return false;
+        }
+        log.warn('the embedded Temporal dev server died; starting it again on the same address', {
+          address: lease.state.address,
+        });
+        lease.state = await startDevServer(p, findTemporalCli(cliPath), lease.state);
+        registerUser(p.users);
+        return true;
+      });
+    },
     async release() {
       if (released) return;
       released = true;
@@ -143,7 +164,7 @@ export async function acquireDevServer(dataDir: string, cliPath: string | undefi
         rmSync(join(p.users, String(process.pid)), { force: true });
         if (liveUsers(p.users).length > 0) return;
         const current = readState(p.state);
-        if (current && current.pid === state.pid && isAlive(current.pid)) {
+        if (current && current.pid === lease.state.pid && isAlive(current.pid)) {
           log.info('stopping the embedded Temporal dev server (no process uses it any more)');
           await stopProcess(current.pid);
           rmSync(p.state, { force: true });
@@ -151,6 +172,7 @@ export async function acquireDevServer(dataDir: string, cliPath: string | undefi
       });
     },
   };
+  return lease;
 }
 
 function registerUser(usersDir: string): void {
@@ -176,9 +198,29 @@ async function waitForPort(address: string, timeoutMs: number): Promise<boolean>
   return false;
 }
 
-async function startDevServer(p: ReturnType<typeof paths>, cli: string): Promise<DevServerState> {
-  const port = await freePort();
-  const uiPort = await freePort();
+/** Port of `address`, or of the previous dev server's UI URL, when it is free to bind again. */
+async function reusablePort(address: string | undefined): Promise<number | undefined> {
+  if (!address) return undefined;
+  const port = Number(/:(\d+)$/.exec(address)?.[1]);
+  if (!Number.isInteger(port) || port <= 0) return undefined;
+  return (await portFree(port)) ? port : undefined;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Starts a dev server on the data dir's SQLite file. A restart keeps the previous ports when it
+ * can, so clients, workers and the Web UI link of the earlier server keep working.
+ */
+async function startDevServer(p: ReturnType<typeof paths>, cli: string, previous?: DevServerState): Promise<DevServerState> {
+  const port = (await reusablePort(previous?.address)) ?? (await freePort());
+  const uiPort = (await reusablePort(previous?.uiUrl)) ?? (await freePort());
   const address = `127.0.0.1:${port}`;
   const out = openSync(p.log, 'a');
   log.info('starting the embedded Temporal dev server', { cli, address, db: p.db });
