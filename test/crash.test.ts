@@ -17,6 +17,8 @@ import { alive, sleep, waitFor } from './support/wait.js';
 
 interface Status {
   status: string;
+  step: number;
+  error?: string;
   result?: string;
   pendingApprovals: Array<{ approvalId: string }>;
 }
@@ -141,6 +143,11 @@ describe('crash matrix (SIGKILL real processes)', { timeout: 15 * 60_000 }, () =
       return waiting.status === 'waiting_for_approval';
     });
     await kill(worker);
+    // Status with no worker: what Temporal knows, the step from the memo, and why it is not more.
+    const down = await status(runId);
+    assert.equal(down.status, 'waiting_for_approval');
+    assert.equal(down.step, 1, 'the step comes from the memo');
+    assert.match(down.error ?? '', /no worker is polling|worker did not answer/);
     // approve_step works with no worker: the memo lists what is pending; the signal waits in history.
     const approvalId = waiting!.pendingApprovals[0]!.approvalId;
     const decided = await callTool(server.client, 'approve_step', { runId, approvalId, decision: 'approve' });

@@ -135,6 +135,10 @@ describe('CLI processes', { timeout: 10 * 60_000 }, () => {
         assert.equal(body.status, 'running');
         assert.match(body.error ?? '', /no worker is polling/);
         assert.equal(model.requests('split').length, 0, 'nothing ran without a worker');
+        const listed = await callTool(server.client, 'list_runs', {});
+        assert.ok(!listed.isError, JSON.stringify(listed.content));
+        const runs = (listed.structuredContent as { runs: Array<{ runId: string; status: string }> }).runs;
+        assert.deepEqual(runs.find((r) => r.runId === runId)?.status, 'running', 'list_runs works with no worker');
 
         const childEnv: Record<string, string> = {};
         for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) childEnv[k] = v;

@@ -57,6 +57,8 @@ interface RunMemo {
   agentStatus?: 'running' | 'waiting_for_approval';
   pendingApprovalIds?: string[];
   startNonce?: string;
+  /** The step the run is on; written by the workflow since patch `step-in-memo`. */
+  agentStep?: number;
 }
 
 const CLOSED_STATUS: Record<string, RunStatusName> = {
@@ -369,7 +371,7 @@ export class RunService {
       runId,
       status: CLOSED_STATUS[desc.status.name] ?? memo.agentStatus ?? 'running',
       task: memo.task ?? '',
-      step: 0,
+      step: memo.agentStep ?? 0,
       maxSteps: memo.maxSteps ?? 0,
       pendingApprovals: [],
       usage: { llmCalls: 0, toolCalls: 0, inputTokens: 0, outputTokens: 0 },

@@ -6,6 +6,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -46,6 +47,16 @@ const { httpRequest } = proxyActivities<AgentActivities>({
   heartbeatTimeout: '15 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 4 },
 });
+
+/**
+ * Workflow changes that alter the commands a run issues are guarded by `patched()`, so runs
+ * started by older code replay unchanged (see "Changing the workflow" in the README). Each id is
+ * kept until no run recorded without it can still be open.
+ */
+export const PATCHES = {
+  /** v2: the step count is in the memo, so status without a worker shows progress. */
+  stepInMemo: 'step-in-memo',
+} as const;
 
 /** State carried across continue-as-new so the run looks like one run to callers. */
 export interface CarriedState {
@@ -128,6 +139,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     }
     step += 1;
     touch();
+    if (patched(PATCHES.stepInMemo)) upsertMemo({ agentStep: step });
     let reply;
     try {
       reply = await callModel({ model: input.model, messages, tools: AGENT_TOOLS.filter((t) => input.tools.includes(t.name)) });

@@ -1,0 +1,119 @@
+// Records event histories of real runs for the replay test (test/replay.test.ts).
+//
+//   npm run record-histories -- <label>      writes test/histories/<label>/<scenario>.json
+//
+// Each scenario runs through the real start/approve/cancel path (RunService) on a fresh Temporal
+// dev server, with an in-process worker, the scripted model server and the sink. Keep the
+// histories of every released version: they stand for the runs users have in flight.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { buildConfig, parseArgs } from '../src/config.js';
+import { RunService } from '../src/server/runService.js';
+import { connectTemporal } from '../src/temporal/connect.js';
+import { startWorker } from '../src/worker/worker.js';
+import { startModelServer, type Step } from '../test/support/modelServer.js';
+import { startSinkServer } from '../test/support/sinkServer.js';
+import { repoRoot, startDevServer } from '../test/support/temporal.js';
+
+const label = process.argv[2];
+if (!label || !/^[a-z0-9][a-z0-9.-]*$/.test(label)) {
+  process.stderr.write('usage: npm run record-histories -- <label>   (lower-case letters, digits, dots, dashes)\n');
+  process.exit(2);
+}
+const outDir = join(repoRoot, 'test', 'histories', label);
+
+/** Suggest continue-as-new early, so a 12-step run spans several executions. */
+const SUGGEST_CONTINUE_AS_NEW_AT = 60;
+
+const [dev, model, sink] = await Promise.all([
+  startDevServer({ extraArgs: ['--dynamic-config-value', `limit.historyCount.suggestContinueAsNew=${SUGGEST_CONTINUE_AS_NEW_AT}`] }),
+  startModelServer(),
+  startSinkServer(),
+]);
+const config = buildConfig(parseArgs(['serve', '--no-service']), {
+  TEMPORAL_ADDRESS: dev.address,
+  OPENAI_BASE_URL: model.baseUrl,
+  OPENAI_API_KEY: 'record-key',
+  DURABLE_AGENT_MODEL: 'record-model',
+  DURABLE_AGENT_TASK_QUEUE: 'record-histories',
+  DURABLE_AGENT_HOME: join(dev.dir, 'home'),
+});
+const temporal = await connectTemporal(config);
+const worker = await startWorker(config, temporal);
+const runs = new RunService(config, () => Promise.resolve(temporal));
+
+const get = (path: string): Step => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}${path}` } }] });
+const post = (path: string): Step => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}${path}`, body: 'x' } }] });
+
+async function waitForApproval(runId: string): Promise<string> {
+  for (;;) {
+    const status = await runs.status(runId);
+    const first = status.pendingApprovals[0];
+    if (first) return first.approvalId;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface Scenario {
+  name: string;
+  steps: Step[];
+  start?: { approval?: 'none' | 'writes' | 'all'; maxSteps?: number };
+  /** What the caller does while the run is open. */
+  drive?: (runId: string) => Promise<void>;
+}
+
+const scenarios: Scenario[] = [
+  { name: 'happy-path', steps: [get('/happy'), { content: 'the answer' }] },
+  {
+    name: 'approved-write',
+    steps: [post('/approved'), { content: 'written' }],
+    drive: async (runId) => void (await runs.approve(runId, await waitForApproval(runId), 'approve', 'looks right')),
+  },
+  {
+    name: 'rejected-write',
+    steps: [post('/rejected'), { content: 'not written' }],
+    drive: async (runId) => void (await runs.approve(runId, await waitForApproval(runId), 'reject', 'not now')),
+  },
+  {
+    name: 'cancelled',
+    steps: [post('/cancelled'), { content: 'never' }],
+    drive: async (runId) => {
+      await waitForApproval(runId);
+      await runs.cancel(runId);
+    },
+  },
+  {
+    name: 'retries',
+    steps: [{ status: 503, body: { error: { message: 'busy' } } }, get('/fail503'), { content: 'done despite errors' }],
+  },
+  { name: 'bad-tool-calls', steps: [{ toolCalls: [{ name: 'no_such_tool', arguments: {} }, { name: 'http_request', arguments: '{oops' }] }, { content: 'ok' }] },
+  { name: 'max-steps', steps: [get('/loop')], start: { maxSteps: 2 } },
+  { name: 'model-unauthorized', steps: [{ status: 401, body: { error: { message: 'bad key' } } }] },
+  { name: 'continue-as-new', steps: [...Array.from({ length: 12 }, (_, i) => get(`/can-${i}`)), { content: 'twelve steps later' }], start: { approval: 'none', maxSteps: 20 } },
+];
+
+mkdirSync(outDir, { recursive: true });
+try {
+  for (const scenario of scenarios) {
+    model.script(scenario.name, scenario.steps);
+    const { runId } = await runs.start({ task: `${scenario.name} [script:${scenario.name}]`, ...scenario.start });
+    await scenario.drive?.(runId);
+    const final = await runs.result(runId, 60);
+    // Every execution of the run (continue-as-new makes several), oldest first.
+    const executions = [];
+    for await (const e of temporal.client.workflow.list({ query: `WorkflowId = '${runId}'` })) executions.push(e);
+    executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+    for (const [i, execution] of executions.entries()) {
+      const history = await temporal.client.workflow.getHandle(runId, execution.runId).fetchHistory();
+      const file = join(outDir, executions.length > 1 ? `${scenario.name}-${i + 1}.json` : `${scenario.name}.json`);
+      writeFileSync(file, `${historyToJSON(history)}\n`);
+    }
+    process.stderr.write(`${scenario.name}: ${final.status}, ${executions.length} execution(s)\n`);
+  }
+} finally {
+  await worker.shutdown();
+  await temporal.close();
+  await Promise.all([dev.stop(), model.close(), sink.close()]);
+}
+process.stderr.write(`histories written to ${outDir}\n`);

@@ -1,0 +1,91 @@
+/**
+ * Replays recorded histories (test/histories/<label>/*.json, written by `npm run record-histories`)
+ * against the current workflow bundle. A workflow change that would break runs in flight fails
+ * here with a determinism error; guard such changes with `patched()` (README, "Changing the workflow").
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+import { PREBUILT_BUNDLE } from '../src/worker/worker.js';
+import { PATCHES } from '../src/workflows/agentWorkflow.js';
+import { repoRoot } from './support/mcpStdio.js';
+
+// Replay workers log every state change at INFO; keep the test output to what matters.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+const historiesDir = path.join(repoRoot, 'test', 'histories');
+const replayOptions: ReplayWorkerOptions = { workflowBundle: { codePath: PREBUILT_BUNDLE } };
+
+interface HistoryJson {
+  events: Array<Record<string, unknown> & { eventType: string }>;
+}
+
+function load(file: string): HistoryJson {
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as HistoryJson;
+}
+
+const labels = fs.readdirSync(historiesDir).filter((d) => fs.statSync(path.join(historiesDir, d)).isDirectory()).sort();
+
+describe('replay of recorded histories against the current workflow code', () => {
+  it('there are recorded histories of every main scenario', () => {
+    const names = new Set(labels.flatMap((l) => fs.readdirSync(path.join(historiesDir, l)).map((f) => f.replace(/(-\d+)?\.json$/, ''))));
+    for (const scenario of ['happy-path', 'approved-write', 'rejected-write', 'cancelled', 'retries', 'continue-as-new']) {
+      assert.ok(names.has(scenario), `a recorded history of ${scenario}`);
+    }
+  });
+
+  for (const label of labels) {
+    const dir = path.join(historiesDir, label);
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+      it(`${label}/${file} replays`, async () => {
+        await Worker.runReplayHistory(replayOptions, load(path.join(dir, file)), `${label}/${file}`);
+      });
+    }
+  }
+
+  it('a history recorded before a patch has no marker for it, one recorded after has: both replay', () => {
+    const patchIds = (label: string): string[] =>
+      load(path.join(historiesDir, label, 'happy-path.json'))
+        .events.filter((e) => e.eventType === 'EVENT_TYPE_MARKER_RECORDED')
+        .map((e) => e.markerRecordedEventAttributes as { markerName: string; details: Record<string, { payloads: Array<{ data: string }> }> })
+        .filter((m) => m.markerName === 'core_patch')
+        .map((m) => (JSON.parse(Buffer.from(m.details['patch-data']!.payloads[0]!.data, 'base64').toString('utf8')) as { id: string }).id);
+    assert.deepEqual(patchIds('v1'), [], 'v1 histories were recorded before the step-in-memo patch');
+    assert.deepEqual(patchIds('v2'), [PATCHES.stepInMemo], 'v2 histories carry its marker');
+  });
+
+  it('a history that does not match the code fails replay (the test can fail)', async () => {
+    // Swap the first model call for a tool call: the code would schedule something else.
+    const history = load(path.join(historiesDir, 'v1', 'happy-path.json'));
+    const scheduled = history.events.find((e) => e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED');
+    assert.ok(scheduled);
+    const attrs = scheduled.activityTaskScheduledEventAttributes as { activityType: { name: string } };
+    assert.equal(attrs.activityType.name, 'callModel');
+    attrs.activityType.name = 'httpRequest';
+    await assert.rejects(Worker.runReplayHistory(replayOptions, history, 'tampered'), DeterminismViolationError);
+  });
+
+  it('the same change without its patched() guard would break runs recorded before it', async () => {
+    // Build a variant of the compiled workflow code with the guard removed and replay a v1 history.
+    const variant = fs.mkdtempSync(path.join(repoRoot, 'dist', 'unpatched-'));
+    try {
+      fs.cpSync(path.join(repoRoot, 'dist', 'src'), path.join(variant, 'src'), { recursive: true });
+      const file = path.join(variant, 'src', 'workflows', 'agentWorkflow.js');
+      const code = fs.readFileSync(file, 'utf8');
+      const guard = 'if (patched(PATCHES.stepInMemo))';
+      assert.ok(code.includes(guard), 'the compiled workflow has the guard');
+      fs.writeFileSync(file, code.replace(guard, 'if (true)'));
+      const { code: bundle } = await bundleWorkflowCode({
+        workflowsPath: path.join(variant, 'src', 'workflows', 'index.js'),
+        logger: new DefaultLogger('ERROR'),
+      });
+      const history = load(path.join(historiesDir, 'v1', 'happy-path.json'));
+      await assert.rejects(Worker.runReplayHistory({ workflowBundle: { code: bundle } }, history, 'unpatched'), DeterminismViolationError);
+    } finally {
+      fs.rmSync(variant, { recursive: true, force: true });
+    }
+  });
+});
