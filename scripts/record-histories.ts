@@ -31,7 +31,15 @@ const [dev, model, sink] = await Promise.all([
   startModelServer(),
   startSinkServer(),
 ]);
+// The toolbox scenario uses a workspace and the counting MCP server of the tests.
+const mcpConfigFile = join(dev.dir, 'mcp.json');
+writeFileSync(
+  mcpConfigFile,
+  JSON.stringify({ mcpServers: { counting: { command: process.execPath, args: [join(repoRoot, 'dist', 'test', 'support', 'countingMcpServer.js')] } } }),
+);
 const config = buildConfig(parseArgs(['serve', '--no-service']), {
+  DURABLE_AGENT_WORKSPACE: join(dev.dir, 'workspace'),
+  DURABLE_AGENT_MCP_CONFIG: mcpConfigFile,
   TEMPORAL_ADDRESS: dev.address,
   OPENAI_BASE_URL: model.baseUrl,
   OPENAI_API_KEY: 'record-key',
@@ -46,10 +54,10 @@ const runs = new RunService(config, () => Promise.resolve(temporal));
 const get = (path: string): Step => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}${path}` } }] });
 const post = (path: string): Step => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}${path}`, body: 'x' } }] });
 
-async function waitForApproval(runId: string): Promise<string> {
+async function waitForApproval(runId: string, after?: string): Promise<string> {
   for (;;) {
     const status = await runs.status(runId);
-    const first = status.pendingApprovals[0];
+    const first = status.pendingApprovals.find((p) => p.approvalId !== after);
     if (first) return first.approvalId;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -58,7 +66,7 @@ async function waitForApproval(runId: string): Promise<string> {
 interface Scenario {
   name: string;
   steps: Step[];
-  start?: { approval?: 'none' | 'writes' | 'all'; maxSteps?: number };
+  start?: { approval?: 'none' | 'writes' | 'all'; maxSteps?: number; maxTokens?: number };
   /** What the caller does while the run is open. */
   drive?: (runId: string) => Promise<void>;
 }
@@ -90,6 +98,21 @@ const scenarios: Scenario[] = [
   { name: 'bad-tool-calls', steps: [{ toolCalls: [{ name: 'no_such_tool', arguments: {} }, { name: 'http_request', arguments: '{oops' }] }, { content: 'ok' }] },
   { name: 'max-steps', steps: [get('/loop')], start: { maxSteps: 2 } },
   { name: 'model-unauthorized', steps: [{ status: 401, body: { error: { message: 'bad key' } } }] },
+  {
+    name: 'toolbox',
+    steps: [
+      { toolCalls: [{ name: 'workspace_write', arguments: { path: 'a.txt', content: 'alpha' } }] },
+      { toolCalls: [{ name: 'workspace_read', arguments: { path: 'a.txt' } }, { name: 'counting__append_line', arguments: { text: 'x' } }] },
+      { content: 'done with the toolbox' },
+    ],
+    start: { maxTokens: 1_000_000 },
+    drive: async (runId) => {
+      await runs.sendMessage(runId, 'a message from the caller');
+      const first = await waitForApproval(runId);
+      await runs.approve(runId, first, 'approve');
+      await runs.approve(runId, await waitForApproval(runId, first), 'approve');
+    },
+  },
   { name: 'continue-as-new', steps: [...Array.from({ length: 12 }, (_, i) => get(`/can-${i}`)), { content: 'twelve steps later' }], start: { approval: 'none', maxSteps: 20 } },
 ];
 

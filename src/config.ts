@@ -22,6 +22,9 @@ const booleanFlag = z
     return z.NEVER;
   });
 
+/** A file or directory path: `~` expanded, made absolute (a spawned service resolves it the same way). */
+const localPath = z.string().min(1).transform((p) => resolve(p.replace(/^~(?=$|\/)/, homedir())));
+
 export const ConfigSchema = z.object({
   command: z.enum(['serve', 'worker', 'service']),
   serviceAction: z.enum(['start', 'stop', 'status', 'logs', 'run']).optional(),
@@ -31,7 +34,7 @@ export const ConfigSchema = z.object({
   host: z.string().min(1),
   port: portNumber,
   taskQueue: z.string().min(1).max(200),
-  dataDir: z.string().min(1).transform((p) => resolve(p.replace(/^~(?=$|\/)/, homedir()))),
+  dataDir: localPath,
   model: z.string().min(1),
   openaiBaseUrl: z.url({ protocol: /^https?$/ }).optional(),
   openaiApiKey: z.string().optional(),
@@ -41,6 +44,8 @@ export const ConfigSchema = z.object({
   httpAllow: csv,
   httpDeny: csv,
   approvalTimeoutSeconds: z.coerce.number().int().min(1).max(365 * 24 * 3600),
+  mcpConfig: localPath.optional(),
+  workspace: localPath.optional(),
   logLevel: z.enum(LOG_LEVELS),
 });
 export type Config = z.infer<typeof ConfigSchema>;
@@ -62,6 +67,8 @@ export const FLAGS = [
   { flag: 'http-allow', env: 'DURABLE_AGENT_HTTP_ALLOW', def: undefined, help: 'hosts http_request may reach, e.g. api.example.com,*.corp' },
   { flag: 'http-deny', env: 'DURABLE_AGENT_HTTP_DENY', def: undefined, help: 'hosts http_request must not reach' },
   { flag: 'approval-timeout', env: 'DURABLE_AGENT_APPROVAL_TIMEOUT', def: '86400', help: 'seconds a call waits for approval' },
+  { flag: 'mcp-config', env: 'DURABLE_AGENT_MCP_CONFIG', def: undefined, help: 'MCP servers whose tools the agent may use (Claude Desktop\'s mcpServers JSON)' },
+  { flag: 'workspace', env: 'DURABLE_AGENT_WORKSPACE', def: undefined, help: 'directory for the workspace_* agent tools (unset: not offered)' },
   { flag: 'log-level', env: 'DURABLE_AGENT_LOG_LEVEL', def: 'info', help: 'debug, info, warn or error' },
 ] as const;
 
@@ -150,6 +157,8 @@ export function buildConfig(parsed: ParsedArgs, env: NodeJS.ProcessEnv = process
     httpAllow: pick('http-allow'),
     httpDeny: pick('http-deny'),
     approvalTimeoutSeconds: pick('approval-timeout'),
+    mcpConfig: pick('mcp-config'),
+    workspace: pick('workspace'),
     logLevel: pick('log-level'),
   };
   const result = ConfigSchema.safeParse(raw);

@@ -14,7 +14,7 @@ import { startDevServer, type DevServer } from './support/temporal.js';
 import { callTool, resultText, spawnServer, validateStructured, type SpawnedServer } from './support/mcpStdio.js';
 
 const CLOSED = new Set(['completed', 'failed', 'cancelled', 'timed_out']);
-const TOOL_NAMES = ['start_agent_run', 'get_run_status', 'approve_step', 'cancel_run', 'list_runs', 'get_run_result'];
+const TOOL_NAMES = ['start_agent_run', 'get_run_status', 'approve_step', 'cancel_run', 'list_runs', 'get_run_result', 'send_message'];
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -32,7 +32,7 @@ const labels = fs.readdirSync(historiesDir).filter((d) => fs.statSync(path.join(
 describe('replay of recorded histories against the current workflow code', () => {
   it('there are recorded histories of every main scenario', () => {
     const names = new Set(labels.flatMap((l) => fs.readdirSync(path.join(historiesDir, l)).map((f) => f.replace(/(-\d+)?\.json$/, ''))));
-    for (const scenario of ['happy-path', 'approved-write', 'rejected-write', 'cancelled', 'retries', 'continue-as-new']) {
+    for (const scenario of ['happy-path', 'approved-write', 'rejected-write', 'cancelled', 'retries', 'continue-as-new', 'toolbox']) {
       assert.ok(names.has(scenario), `a recorded history of ${scenario}`);
     }
   });

@@ -67,6 +67,7 @@ describe('robustness (e2e)', { timeout: 10 * 60_000 }, () => {
       cancel_run: { runId: 'run-does-not-exist' },
       list_runs: {},
       get_run_result: { runId: 'run-does-not-exist' },
+      send_message: { runId: 'run-does-not-exist', message: 'hi' },
     };
     let calls = 0;
     for (const [tool, valid] of Object.entries(tools)) {
@@ -94,7 +95,7 @@ describe('robustness (e2e)', { timeout: 10 * 60_000 }, () => {
     }
     assert.ok(calls >= 200, `sent ${calls} bad inputs`);
     const listed = await server.client.listTools();
-    assert.equal(listed.tools.length, 6, 'still serving');
+    assert.equal(listed.tools.length, 7, 'still serving');
     const status = await callTool(server.client, 'get_run_status', { runId });
     const s = status.structuredContent as { status: string; pendingApprovals: Array<{ approvalId: string }> };
     assert.equal(s.status, 'waiting_for_approval', 'the run in flight is unaffected');
@@ -115,6 +116,7 @@ describe('robustness (e2e)', { timeout: 10 * 60_000 }, () => {
         ['cancel_run', { runId: 'run-x' }],
         ['list_runs', {}],
         ['get_run_result', { runId: 'run-x' }],
+        ['send_message', { runId: 'run-x', message: 'hi' }],
       ];
       for (const [tool, args] of calls) {
         const t0 = Date.now();
@@ -123,7 +125,7 @@ describe('robustness (e2e)', { timeout: 10 * 60_000 }, () => {
         assert.match(JSON.stringify(res.content), /Temporal/);
         assert.ok(Date.now() - t0 < 10_000, `${tool} answered in ${Date.now() - t0} ms`);
       }
-      assert.equal((await down.client.listTools()).tools.length, 6);
+      assert.equal((await down.client.listTools()).tools.length, 7);
       assert.equal(down.child.exitCode, null, 'the server did not exit');
     } finally {
       await down.close();

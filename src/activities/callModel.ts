@@ -3,6 +3,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import OpenAI from 'openai';
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import type { AgentToolSpec } from '../shared/agentTools.js';
 import type { ChatMessage } from '../shared/contract.js';
 import type { ModelCallInput, ModelCallResult } from './types.js';
 
@@ -12,6 +13,8 @@ const NOT_RETRYABLE = new Set([400, 401, 403, 404, 422]);
 export interface ModelClientOptions {
   baseURL?: string;
   apiKey?: string;
+  /** Specs of the worker's own tools (workspace, MCP servers), looked up by name. */
+  toolSpecs?: (names: readonly string[]) => Promise<AgentToolSpec[]>;
 }
 
 export function createCallModel(options: ModelClientOptions) {
@@ -27,7 +30,8 @@ export function createCallModel(options: ModelClientOptions) {
     const ctx = Context.current();
     const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
-      const tools: ChatCompletionTool[] = input.tools.map((t) => ({
+      const extra = input.toolNames?.length && options.toolSpecs ? await options.toolSpecs(input.toolNames) : [];
+      const tools: ChatCompletionTool[] = [...input.tools, ...extra].map((t) => ({
         type: 'function',
         function: { name: t.name, description: t.description, parameters: t.parameters },
       }));

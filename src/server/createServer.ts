@@ -6,6 +6,7 @@ import { registerCancelRun } from './tools/cancelRun.js';
 import { registerGetRunResult } from './tools/getRunResult.js';
 import { registerGetRunStatus } from './tools/getRunStatus.js';
 import { registerListRuns } from './tools/listRuns.js';
+import { registerSendMessage } from './tools/sendMessage.js';
 import { registerStartAgentRun } from './tools/startAgentRun.js';
 
 export function createServer(runs: RunService, version: string): McpServer {
@@ -15,7 +16,7 @@ export function createServer(runs: RunService, version: string): McpServer {
       capabilities: { tools: {}, logging: {} },
       instructions:
         'Hands long tasks to durable background agents backed by Temporal. start_agent_run returns a runId at ' +
-        'once; poll get_run_status or wait with get_run_result; answer pending approvals with approve_step.',
+        'once; poll get_run_status or wait with get_run_result; answer pending approvals with approve_step; steer a running agent with send_message.',
     },
   );
   registerStartAgentRun(server, runs);
@@ -24,5 +25,6 @@ export function createServer(runs: RunService, version: string): McpServer {
   registerCancelRun(server, runs);
   registerListRuns(server, runs);
   registerGetRunResult(server, runs);
+  registerSendMessage(server, runs);
   return server;
 }

@@ -14,6 +14,7 @@ import type { TemporalHandle } from '../temporal/connect.js';
 import {
   approvalQuery,
   decideSignal,
+  messageSignal,
   type ApprovalLookup,
   statusQuery,
   WORKFLOW_TYPE,
@@ -23,6 +24,7 @@ import {
   type RunStatusName,
 } from '../shared/contract.js';
 import { AGENT_TOOL_NAMES } from '../shared/agentTools.js';
+import { isMcpToolName, WORKSPACE_TOOL_NAMES } from '../shared/toolbox.js';
 import type { RunOutcome } from '../workflows/agentWorkflow.js';
 import { UserError } from './toolResult.js';
 
@@ -37,6 +39,7 @@ export interface StartParams {
   tools?: string[];
   approval?: ApprovalMode;
   maxSteps?: number;
+  maxTokens?: number;
   timeoutSeconds?: number;
   approvalTimeoutSeconds?: number;
   idempotencyKey?: string;
@@ -119,10 +122,13 @@ export class RunService {
 
   async start(params: StartParams): Promise<{ runId: string; status: RunStatusName; created: boolean }> {
     await this.ready();
-    const tools = params.tools ?? [...AGENT_TOOL_NAMES];
-    const unknown = tools.filter((t) => !AGENT_TOOL_NAMES.includes(t));
+    const tools = params.tools ?? ['*'];
+    const unknown = tools.filter((t) => !isToolPattern(t));
     if (unknown.length) {
-      throw new UserError(`Unknown tool(s): ${unknown.join(', ')}. Available tools: ${AGENT_TOOL_NAMES.join(', ')}.`);
+      throw new UserError(
+        `Unknown tool(s): ${unknown.join(', ')}. Use built-in names (${[...AGENT_TOOL_NAMES, ...WORKSPACE_TOOL_NAMES].join(', ')}), ` +
+          '<server>__<tool> or <server>__* for MCP server tools, or * for all.',
+      );
     }
     const startedAt = new Date().toISOString();
     const input: AgentRunInput = {
@@ -132,6 +138,7 @@ export class RunService {
       tools,
       approval: params.approval ?? 'writes',
       maxSteps: params.maxSteps ?? 25,
+      ...(params.maxTokens !== undefined ? { maxTokens: params.maxTokens } : {}),
       timeoutSeconds: params.timeoutSeconds ?? 7 * 24 * 3600,
       approvalTimeoutSeconds: params.approvalTimeoutSeconds ?? this.config.approvalTimeoutSeconds,
       startedAt,
@@ -258,6 +265,17 @@ export class RunService {
     return { runId, approvalId, decision, status: stillWaiting ? 'waiting_for_approval' : 'running' };
   }
 
+  /** send_message: guidance for a running agent, seen by the model before its next turn. */
+  async sendMessage(runId: string, message: string): Promise<{ runId: string; status: RunStatusName; delivered: true }> {
+    await this.ready();
+    const { handle, desc } = await this.describe(runId);
+    const closed = CLOSED_STATUS[desc.status.name];
+    if (closed) throw new UserError(`Run ${runId} is ${closed}; it takes no more messages. Start a new run to continue the work.`);
+    await handle.signal(messageSignal, message);
+    const memo = (desc.memo ?? {}) as RunMemo;
+    return { runId, status: memo.agentStatus ?? 'running', delivered: true };
+  }
+
   async cancel(runId: string): Promise<{ runId: string; status: RunStatusName }> {
     await this.ready();
     const { handle, desc } = await this.describe(runId);
@@ -380,6 +398,11 @@ export class RunService {
       updatedAt: (desc.closeTime ?? desc.startTime).toISOString(),
     };
   }
+}
+
+/** A `tools` entry of start_agent_run: a built-in name, `<server>__<tool>`, `<server>__*` or `*`. */
+function isToolPattern(name: string): boolean {
+  return name === '*' || AGENT_TOOL_NAMES.includes(name) || WORKSPACE_TOOL_NAMES.includes(name) || isMcpToolName(name);
 }
 
 function isNotFound(err: unknown): boolean {

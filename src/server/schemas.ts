@@ -35,6 +35,7 @@ export const RunStatusSchema = z.object({
   }),
   result: z.string().optional(),
   error: z.string().optional(),
+  warnings: z.array(z.string()).optional(),
   startedAt: z.string(),
   updatedAt: z.string(),
   closedAt: z.string().optional(),

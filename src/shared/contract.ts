@@ -48,6 +48,8 @@ export interface RunStatus {
   usage: Usage;
   result?: string;
   error?: string;
+  /** Tools the run asked for but could not get (an MCP server that would not start, a bad config). */
+  warnings?: string[];
   startedAt: string;
   updatedAt: string;
   closedAt?: string;
@@ -61,6 +63,8 @@ export interface AgentRunInput {
   tools: string[];
   approval: ApprovalMode;
   maxSteps: number;
+  /** Input plus output tokens the run may spend; absent = no limit. */
+  maxTokens?: number;
   timeoutSeconds: number;
   approvalTimeoutSeconds: number;
   startedAt: string;
@@ -94,6 +98,9 @@ export interface ApprovalLookup {
 export const statusQuery = defineQuery<RunStatus>('status');
 export const approvalQuery = defineQuery<ApprovalLookup, [string]>('approval');
 export const decideSignal = defineSignal<[ApprovalDecision]>('decide');
+/** send_message: guidance from the caller, shown to the model before its next turn. */
+export const messageSignal = defineSignal<[string]>('message');
+export const MESSAGE_MAX_CHARS = 16_384;
 
 export const WORKFLOW_TYPE = 'agentWorkflow';
 

@@ -1,9 +1,10 @@
 // A Temporal worker polling the task queue: runs agent workflows and their activities.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { McpPool } from '../activities/mcpServers.js';
 import type { Config } from '../config.js';
 import { log } from '../log.js';
 import type { TemporalHandle } from '../temporal/connect.js';
@@ -35,20 +36,27 @@ export interface RunningWorker {
 }
 
 export async function startWorker(config: Config, temporal: TemporalHandle): Promise<RunningWorker> {
+  if (config.workspace) mkdirSync(config.workspace, { recursive: true });
+  // MCP servers start now so a broken one shows on stderr at once; none of them can stop the worker.
+  const mcp = McpPool.fromFile(config.mcpConfig);
+  mcp.startAll().catch((err: unknown) => log.error('MCP servers', { error: err instanceof Error ? err.message : String(err) }));
   const worker = await Worker.create({
     connection: temporal.connection,
     namespace: temporal.namespace,
     taskQueue: config.taskQueue,
     workflowBundle: await loadWorkflowBundle(),
-    activities: createActivities(config),
+    activities: createActivities(config, mcp),
     // A dead worker's sticky queue is abandoned quickly so another worker takes over.
     stickyQueueScheduleToStartTimeout: '3 seconds',
     shutdownGraceTime: '5 seconds',
   });
   log.info('worker polling', { taskQueue: config.taskQueue, namespace: temporal.namespace });
-  const done = worker.run().catch((err: unknown) => {
-    log.error('worker stopped with an error', { error: err instanceof Error ? err.message : String(err) });
-  });
+  const done = worker
+    .run()
+    .catch((err: unknown) => {
+      log.error('worker stopped with an error', { error: err instanceof Error ? err.message : String(err) });
+    })
+    .finally(() => mcp.close());
   return {
     done,
     async shutdown() {

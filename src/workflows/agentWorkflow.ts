@@ -8,6 +8,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertMemo,
   workflowInfo,
@@ -16,9 +17,20 @@ import {
 import type { AgentActivities, HttpToolResult } from '../activities/types.js';
 import { AGENT_TOOLS, isWriteCall, parseHttpRequestArgs, summarizeCall } from '../shared/agentTools.js';
 import {
+  isMcpToolName,
+  parseToolArguments,
+  summarizeToolCall,
+  toolAllowed,
+  WORKSPACE_TOOL_NAMES,
+  type ToolboxEntry,
+  type ToolCallOutcome,
+} from '../shared/toolbox.js';
+import {
   approvalQuery,
   compactTranscript,
   decideSignal,
+  messageSignal,
+  MESSAGE_MAX_CHARS,
   MODEL_TEXT_MAX_CHARS,
   OBSERVATION_MAX_CHARS,
   statusQuery,
@@ -56,7 +68,28 @@ const { httpRequest } = proxyActivities<AgentActivities>({
 export const PATCHES = {
   /** v2: the step count is in the memo, so status without a worker shows progress. */
   stepInMemo: 'step-in-memo',
+  /** v3: a run asks the worker for its toolbox (workspace, MCP servers) before the first turn. */
+  toolbox: 'toolbox',
 } as const;
+
+// Local: it only asks this worker what it offers, so it skips a round trip through the server.
+const { describeToolbox } = proxyLocalActivities<AgentActivities>({
+  startToCloseTimeout: '90 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
+});
+
+const { callMcpTool } = proxyActivities<AgentActivities>({
+  startToCloseTimeout: '5 minutes',
+  scheduleToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '15 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 4 },
+});
+
+const { workspaceTool } = proxyActivities<AgentActivities>({
+  startToCloseTimeout: '60 seconds',
+  scheduleToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 4 },
+});
 
 /** State carried across continue-as-new so the run looks like one run to callers. */
 export interface CarriedState {
@@ -65,6 +98,9 @@ export interface CarriedState {
   messages: ChatMessage[];
   lastToolCall?: ToolCallRecord;
   decided: Record<string, 'approve' | 'reject'>;
+  toolbox?: ToolboxEntry[];
+  warnings?: string[];
+  inbox?: string[];
 }
 
 export interface RunOutcome {
@@ -83,6 +119,10 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
   let messages: ChatMessage[] = carried?.messages ?? initialMessages(input);
   let lastToolCall = carried?.lastToolCall;
   const decided: Record<string, 'approve' | 'reject'> = carried?.decided ?? {};
+  let toolbox: ToolboxEntry[] = carried?.toolbox ?? [];
+  let warnings: string[] = carried?.warnings ?? [];
+  /** Caller messages (send_message) not yet shown to the model. */
+  const inbox: string[] = carried?.inbox ?? [];
   const pending = new Map<string, PendingApproval>();
   const decisions = new Map<string, ApprovalDecision>();
   let updatedAt = nowIso();
@@ -96,6 +136,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     pendingApprovals: [...pending.values()],
     ...(lastToolCall ? { lastToolCall } : {}),
     usage: { ...usage },
+    ...(warnings.length ? { warnings: [...warnings] } : {}),
     startedAt: input.startedAt,
     updatedAt,
     ...extra,
@@ -112,6 +153,9 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
   setHandler(decideSignal, (d: ApprovalDecision) => {
     // Only the first decision for a pending approval counts; repeats are harmless.
     if (pending.has(d.approvalId) && !decisions.has(d.approvalId)) decisions.set(d.approvalId, d);
+  });
+  setHandler(messageSignal, (text: string) => {
+    inbox.push(truncate(text, MESSAGE_MAX_CHARS));
   });
 
   const touch = () => {
@@ -131,18 +175,54 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     });
   };
 
+  if (!carried && wantsToolbox(input.tools) && patched(PATCHES.toolbox)) {
+    try {
+      const offered = await describeToolbox();
+      toolbox = offered.tools.filter((t) => toolAllowed(t.name, input.tools));
+      warnings = offered.unavailable.map((u) =>
+        u.server === '(config)' ? u.error : `MCP server "${u.server}" is unavailable: ${u.error}`,
+      );
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      warnings = [`The worker could not list its tools: ${describeFailure(err)}`];
+    }
+  }
+  const builtInTools = AGENT_TOOLS.filter((t) => toolAllowed(t.name, input.tools));
+
   while (step < input.maxSteps) {
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      const next: CarriedState = { step, usage, messages, decided, ...(lastToolCall ? { lastToolCall } : {}) };
+      const next: CarriedState = {
+        step,
+        usage,
+        messages,
+        decided,
+        ...(lastToolCall ? { lastToolCall } : {}),
+        ...(toolbox.length ? { toolbox } : {}),
+        ...(warnings.length ? { warnings } : {}),
+        ...(inbox.length ? { inbox } : {}),
+      };
       await continueAsNew<typeof agentWorkflow>(input, next);
     }
+    if (input.maxTokens !== undefined && usage.inputTokens + usage.outputTokens >= input.maxTokens) {
+      return fail(
+        `The run used ${usage.inputTokens + usage.outputTokens} tokens, reaching its maxTokens budget of ${input.maxTokens}.`,
+        'MaxTokensExceeded',
+      );
+    }
+    // Guidance the caller sent (send_message) reaches the model before its next turn.
+    for (const text of inbox.splice(0)) messages.push({ role: 'user', content: `[Message from the person who started this run] ${text}` });
     step += 1;
     touch();
     if (patched(PATCHES.stepInMemo)) upsertMemo({ agentStep: step });
     let reply;
     try {
-      reply = await callModel({ model: input.model, messages, tools: AGENT_TOOLS.filter((t) => input.tools.includes(t.name)) });
+      reply = await callModel({
+        model: input.model,
+        messages,
+        tools: builtInTools,
+        ...(toolbox.length ? { toolNames: toolbox.map((t) => t.name) } : {}),
+      });
     } catch (err) {
       if (isCancellation(err)) throw err;
       return fail(`The model call failed: ${describeFailure(err)}`, 'ModelCallFailed');
@@ -172,10 +252,33 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
   );
 
   async function runToolCall(call: ToolCallRequest, callId: string): Promise<string> {
-    if (!input.tools.includes(call.name)) {
-      const known = input.tools.join(', ') || 'none';
+    if (call.name === 'http_request' && toolAllowed(call.name, input.tools)) return runHttpRequest(call, callId);
+    const entry = toolbox.find((t) => t.name === call.name);
+    if (!entry) {
+      const known = [...builtInTools.map((t) => t.name), ...toolbox.map((t) => t.name)].join(', ') || 'none';
       return observe(call.name, call.arguments, false, `Error: unknown tool "${call.name}". Available tools: ${known}.`);
     }
+    const parsed = parseToolArguments(call.name, call.arguments);
+    if (!parsed.ok) return observe(call.name, call.arguments, false, parsed.error);
+    const args = parsed.args;
+    const refusal = await gate(callId, call.name, args, summarizeToolCall(call.name, args), !entry.readOnly);
+    if (refusal) return observe(call.name, args, false, refusal);
+
+    usage.toolCalls += 1;
+    const idempotencyKey = `${runId}/${callId}`;
+    let outcome: ToolCallOutcome;
+    try {
+      outcome = WORKSPACE_TOOL_NAMES.includes(call.name)
+        ? await workspaceTool({ tool: call.name, args, idempotencyKey })
+        : await callMcpTool({ name: call.name, args, idempotencyKey });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return observe(call.name, args, false, `Error: ${call.name} failed: ${describeFailure(err)}`);
+    }
+    return observe(call.name, args, outcome.ok, outcome.text);
+  }
+
+  async function runHttpRequest(call: ToolCallRequest, callId: string): Promise<string> {
     let raw: unknown;
     try {
       raw = JSON.parse(call.arguments || '{}');
@@ -185,19 +288,8 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     const parsed = parseHttpRequestArgs(raw);
     if (!parsed.ok) return observe(call.name, raw, false, `Error: invalid arguments for ${call.name}: ${parsed.error}.`);
     const args = parsed.args;
-
-    const gated = input.approval === 'all' || (input.approval === 'writes' && isWriteCall(call.name, args));
-    if (gated) {
-      const approvalId = `apr-${callId}`;
-      const decision = await awaitApproval(approvalId, call.name, args, summarizeCall(call.name, args));
-      if (!decision) {
-        return observe(call.name, args, false, 'Not executed: no human decision arrived before the approval timed out.');
-      }
-      if (decision.decision === 'reject') {
-        const why = decision.comment ? ` Comment: ${decision.comment}` : '';
-        return observe(call.name, args, false, `Not executed: a human rejected this call.${why}`);
-      }
-    }
+    const refusal = await gate(callId, call.name, args, summarizeCall(call.name, args), isWriteCall(call.name, args));
+    if (refusal) return observe(call.name, args, false, refusal);
 
     usage.toolCalls += 1;
     let response: HttpToolResult;
@@ -208,6 +300,19 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
       return observe(call.name, args, false, `Error: ${call.name} failed: ${describeFailure(err)}`);
     }
     return observe(call.name, args, response.status < 400, JSON.stringify(response));
+  }
+
+  /** Waits for a human when the run's approval mode asks for it; the reason it may not run, if any. */
+  async function gate(callId: string, tool: string, args: unknown, summary: string, isWrite: boolean): Promise<string | undefined> {
+    const gated = input.approval === 'all' || (input.approval === 'writes' && isWrite);
+    if (!gated) return undefined;
+    const decision = await awaitApproval(`apr-${callId}`, tool, args, summary);
+    if (!decision) return 'Not executed: no human decision arrived before the approval timed out.';
+    if (decision.decision === 'reject') {
+      const why = decision.comment ? ` Comment: ${decision.comment}` : '';
+      return `Not executed: a human rejected this call.${why}`;
+    }
+    return undefined;
   }
 
   async function awaitApproval(
@@ -266,6 +371,11 @@ function initialMessages(input: AgentRunInput): ChatMessage[] {
     { role: 'system', content: system },
     { role: 'user', content: input.task },
   ];
+}
+
+/** Whether the run's tool patterns can match anything the worker offers beyond http_request. */
+function wantsToolbox(patterns: readonly string[]): boolean {
+  return patterns.some((p) => p === '*' || WORKSPACE_TOOL_NAMES.includes(p) || isMcpToolName(p));
 }
 
 /** The innermost cause's message, so a run's error names what really went wrong. */

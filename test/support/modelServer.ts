@@ -15,7 +15,7 @@ export interface ToolCallSpec {
 
 export type Step =
   | { content: string; usage?: { prompt_tokens: number; completion_tokens: number } }
-  | { toolCalls: ToolCallSpec[]; content?: string | null }
+  | { toolCalls: ToolCallSpec[]; content?: string | null; usage?: { prompt_tokens: number; completion_tokens: number } }
   | { status: number; body?: Record<string, unknown>; headers?: Record<string, string> }
   | { delayMs: number; then: Step }
   | ((request: any) => Step);
@@ -124,7 +124,9 @@ export async function startModelServer(): Promise<ModelServer> {
             logprobs: null,
           },
         ],
-        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+        usage: step.usage
+          ? { ...step.usage, total_tokens: step.usage.prompt_tokens + step.usage.completion_tokens }
+          : { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
       });
       return;
     }

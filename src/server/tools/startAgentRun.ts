@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { AGENT_TOOL_NAMES } from '../../shared/agentTools.js';
+import { WORKSPACE_TOOL_NAMES } from '../../shared/toolbox.js';
 import type { RunService } from '../runService.js';
 import { RunStatusNameSchema } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
@@ -14,18 +15,30 @@ export function registerStartAgentRun(server: McpServer, runs: RunService): void
         'Hand a long task to a durable background agent and get a runId back at once; the agent keeps working ' +
         'even if this conversation, the server or the machine restarts. Follow it with get_run_status, ' +
         'get_run_result (can wait up to 50 s), approve_step (writes need approval by default) and cancel_run. ' +
-        `Agent tools available: ${AGENT_TOOL_NAMES.join(', ')}. Pass an idempotencyKey to make retries of this ` +
-        'call safe: the same key always returns the same run.',
+        `Built-in agent tools: ${AGENT_TOOL_NAMES.join(', ')}; with a workspace configured also ` +
+        `${WORKSPACE_TOOL_NAMES.join(', ')}; plus the tools of the worker's MCP servers as <server>__<tool>. ` +
+        'Pass an idempotencyKey to make retries of this call safe: the same key always returns the same run.',
       inputSchema: z.strictObject({
         task: z.string().min(1).max(100_000).describe('What the agent should accomplish, in plain language'),
         instructions: z.string().max(100_000).optional().describe('Extra system instructions for the agent'),
         model: z.string().min(1).max(200).optional().describe('Model name; defaults to the server default'),
-        tools: z.array(z.string().min(1).max(200)).max(100).optional().describe('Tool names the agent may use; default all'),
+        tools: z
+          .array(z.string().min(1).max(200))
+          .max(100)
+          .optional()
+          .describe('Tool names the agent may use: built-in names, <server>__<tool>, <server>__* for all of a server, * for all (default)'),
         approval: z
           .enum(['none', 'writes', 'all'])
           .optional()
           .describe('Which tool calls wait for a human: none, writes (default) or all'),
         maxSteps: z.number().int().min(1).max(500).optional().describe('Maximum model turns (default 25)'),
+        maxTokens: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000_000)
+          .optional()
+          .describe('Budget of model tokens (input + output, over all turns); the run fails once it is spent (default: no limit)'),
         timeoutSeconds: z
           .number()
           .int()

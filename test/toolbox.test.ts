@@ -1,0 +1,262 @@
+/**
+ * The agent's toolbox end to end: real MCP servers from npm (filesystem, memory) and a counting
+ * test server as agent tools, the workspace tools, send_message and maxTokens. The MCP server runs
+ * with `serve --no-worker`; the worker is its own process so a test can kill it mid-call.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadMcpConfig } from '../src/activities/mcpServers.js';
+import { toolAllowed } from '../src/shared/toolbox.js';
+import { startModelServer, type ModelServer, type Step } from './support/modelServer.js';
+import { startSinkServer, type SinkServer } from './support/sinkServer.js';
+import { callTool, cliPath, repoRoot, spawnServer, type SpawnedServer } from './support/mcpStdio.js';
+import { processesMentioning } from './support/service.js';
+import { runHelpers, toolMessages } from './support/runs.js';
+import { startDevServer, type DevServer } from './support/temporal.js';
+import { waitFor } from './support/wait.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'da-toolbox-'));
+const fsRoot = path.join(tmp, 'fs');
+const workspace = path.join(tmp, 'ws');
+const outside = path.join(tmp, 'outside');
+const counting = { log: path.join(tmp, 'counting.log'), out: path.join(tmp, 'counting.out') };
+const countingRo = { log: path.join(tmp, 'counting-ro.log'), out: path.join(tmp, 'counting-ro.out') };
+const serverScript = (pkg: string) => path.join(repoRoot, 'node_modules', '@modelcontextprotocol', pkg, 'dist', 'index.js');
+const countingScript = path.join(repoRoot, 'dist', 'test', 'support', 'countingMcpServer.js');
+
+const mcpConfig = {
+  mcpServers: {
+    fs: { command: process.execPath, args: [serverScript('server-filesystem'), fsRoot] },
+    memory: { command: process.execPath, args: [serverScript('server-memory')], env: { MEMORY_FILE_PATH: path.join(tmp, 'memory.jsonl') } },
+    counting: { command: process.execPath, args: [countingScript, tmp], env: { COUNTING_MCP_LOG: counting.log, COUNTING_MCP_OUT: counting.out } },
+    'counting-ro': {
+      command: process.execPath,
+      args: [countingScript, tmp],
+      env: { COUNTING_MCP_LOG: countingRo.log, COUNTING_MCP_OUT: countingRo.out },
+      kinds: { '*': 'read' },
+    },
+    broken: { command: path.join(tmp, 'no-such-mcp-server') },
+  },
+};
+
+const call = (name: string, args: Record<string, unknown> = {}): Step => ({ toolCalls: [{ name, arguments: args }] });
+const lines = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+
+describe('the agent toolbox: MCP servers, workspace, send_message, maxTokens', { timeout: 8 * 60_000 }, () => {
+  let dev: DevServer;
+  let model: ModelServer;
+  let sink: SinkServer;
+  let server: SpawnedServer;
+  let worker: ChildProcess | undefined;
+  let workerStderr = '';
+  const runs = runHelpers(() => server.client);
+
+  function env(): Record<string, string | undefined> {
+    return {
+      TEMPORAL_ADDRESS: dev.address,
+      OPENAI_BASE_URL: model.baseUrl,
+      OPENAI_API_KEY: 'test-key',
+      DURABLE_AGENT_MODEL: 'test-model',
+      DURABLE_AGENT_HOME: path.join(tmp, 'home'),
+      DURABLE_AGENT_TASK_QUEUE: `toolbox-${process.pid}`,
+      DURABLE_AGENT_MCP_CONFIG: path.join(tmp, 'mcp.json'),
+      DURABLE_AGENT_WORKSPACE: workspace,
+      DURABLE_AGENT_NO_SERVICE: '1',
+    };
+  }
+  async function startWorker(): Promise<void> {
+    const e: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ ...process.env, ...env() })) if (v !== undefined) e[k] = v;
+    worker = spawn(process.execPath, [cliPath, 'worker'], { env: e, stdio: ['ignore', 'ignore', 'pipe'] });
+    worker.stderr?.on('data', (c: Buffer) => (workerStderr += c.toString()));
+    await waitFor('the worker to poll', () => workerStderr.includes('worker polling'));
+  }
+  async function stopWorker(signal: NodeJS.Signals): Promise<void> {
+    const w = worker;
+    if (!w || w.exitCode !== null || w.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    w.kill(signal);
+    await exited;
+  }
+
+  before(async () => {
+    for (const dir of [fsRoot, workspace, outside]) fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(fsRoot, 'seed.txt'), 'seed');
+    fs.writeFileSync(path.join(workspace, 'a.txt'), 'alpha');
+    fs.writeFileSync(path.join(outside, 'secret.txt'), 'secret');
+    fs.symlinkSync(outside, path.join(workspace, 'escape'));
+    fs.writeFileSync(path.join(tmp, 'mcp.json'), JSON.stringify(mcpConfig, null, 2));
+    [dev, model, sink] = await Promise.all([startDevServer(), startModelServer(), startSinkServer()]);
+    server = await spawnServer({ env: env(), args: ['serve', '--no-worker'] });
+    await startWorker();
+  });
+  after(async () => {
+    await stopWorker('SIGKILL');
+    await server?.close();
+    await Promise.all([dev?.stop(), model?.close(), sink?.close()]);
+  });
+
+  it('offers workspace and MCP tools as <server>__<tool>; a server that will not start is a warning, not a crash', async () => {
+    model.script('offer', [{ content: 'ok' }]);
+    const all = await runs.result(await runs.start({ task: 'offer [script:offer]' }));
+    assert.equal(all.status, 'completed');
+    const names = (model.requests('offer')[0].tools as Array<{ function: { name: string } }>).map((t) => t.function.name);
+    for (const expected of ['http_request', 'workspace_read', 'workspace_write', 'workspace_list', 'fs__write_file', 'fs__read_text_file', 'memory__read_graph', 'counting__append_line']) {
+      assert.ok(names.includes(expected), `${expected} offered; got ${names.join(', ')}`);
+    }
+    assert.ok(!names.some((n) => n.startsWith('broken__')));
+    assert.match((all.warnings ?? []).join('\n'), /MCP server "broken" is unavailable/);
+    assert.match(workerStderr, /broken/, 'the broken server is reported on the worker\'s stderr');
+
+    model.script('only-fs', [{ content: 'ok' }]);
+    await runs.result(await runs.start({ task: 'fs only [script:only-fs]', tools: ['fs__*'] }));
+    const fsNames = (model.requests('only-fs')[0].tools as Array<{ function: { name: string } }>).map((t) => t.function.name);
+    assert.ok(fsNames.length > 3 && fsNames.every((n) => n.startsWith('fs__')), fsNames.join(', '));
+  });
+
+  it('filesystem server: a read runs at once, a write waits for approval; after it the file exists with its content once', async () => {
+    const target = path.join(fsRoot, 'hello.txt');
+    model.script('fs', [call('fs__list_directory', { path: fsRoot }), call('fs__write_file', { path: target, content: 'hello world' }), { content: 'written' }]);
+    const runId = await runs.start({ task: 'write a file [script:fs]' });
+    const waiting = await runs.waitForApproval(runId);
+    assert.equal(waiting.pendingApprovals[0]?.tool, 'fs__write_file');
+    assert.equal(model.requests('fs').length, 2, 'the read ran without approval');
+    assert.match(toolMessages(model.requests('fs')[1]).join('\n'), /seed\.txt/);
+    assert.ok(!fs.existsSync(target), 'nothing written before approval');
+    await runs.decide(runId, waiting.pendingApprovals[0]!.approvalId, 'approve');
+    const final = await runs.result(runId);
+    assert.equal(final.status, 'completed');
+    assert.equal(fs.readFileSync(target, 'utf8'), 'hello world');
+  });
+
+  it('memory server: a write then a read; a tool error result and the config\'s kinds override', async () => {
+    model.script('memory', [
+      call('memory__create_entities', { entities: [{ name: 'Ada', entityType: 'person', observations: ['wrote the first program'] }] }),
+      call('memory__read_graph'),
+      call('counting-ro__fail_always'),
+      { content: 'remembered' },
+    ]);
+    const final = await runs.result(await runs.start({ task: 'remember [script:memory]', approval: 'none' }));
+    assert.equal(final.status, 'completed', JSON.stringify(final));
+    const requests = model.requests('memory');
+    assert.match(toolMessages(requests[2]).at(-1) ?? '', /Ada/);
+    assert.match(toolMessages(requests[3]).at(-1) ?? '', /always fails/);
+
+    // kinds: { "*": "read" } makes counting-ro's write tool a read: no approval under "writes".
+    model.script('ro', [call('counting-ro__append_line', { text: 'ro-1' }), { content: 'ok' }]);
+    const ro = await runs.result(await runs.start({ task: 'ro [script:ro]' }));
+    assert.equal(ro.status, 'completed');
+    assert.deepEqual(lines(countingRo.out), ['ro-1']);
+  });
+
+  it('worker killed during an MCP tool call: the retry carries the same idempotency key in _meta; the effect happens once', async () => {
+    model.script('mcp-crash', [call('counting__append_line', { text: 'slow-crash' }), { content: 'appended once' }]);
+    const runId = await runs.start({ task: 'append [script:mcp-crash]', approval: 'none' });
+    await waitFor('the call to reach the MCP server', () => lines(counting.log).some((l) => l.includes('slow-crash')));
+    await stopWorker('SIGKILL');
+    await startWorker();
+    const final = await runs.result(runId);
+    assert.equal(final.status, 'completed', JSON.stringify(final));
+    assert.deepEqual(lines(counting.out).filter((l) => l === 'slow-crash'), ['slow-crash'], 'the effect happened once');
+    const deliveries = lines(counting.log).map((l) => JSON.parse(l) as { key: string; text: string }).filter((c) => c.text === 'slow-crash');
+    assert.ok(deliveries.length >= 2, `the call was delivered again after the crash (${deliveries.length})`);
+    assert.equal(new Set(deliveries.map((d) => d.key)).size, 1, 'with the same key');
+    assert.match(deliveries[0]!.key, new RegExp(`^${runId}/1-0$`));
+  });
+
+  it('workspace tools: reads run at once, writes wait; absolute paths, .. and symlink escapes are refused', async () => {
+    model.script('ws-escape', [
+      {
+        toolCalls: [
+          { name: 'workspace_list', arguments: {} },
+          { name: 'workspace_read', arguments: { path: 'a.txt' } },
+          { name: 'workspace_read', arguments: { path: '../outside/secret.txt' } },
+          { name: 'workspace_read', arguments: { path: '/etc/passwd' } },
+          { name: 'workspace_read', arguments: { path: 'escape/secret.txt' } },
+          { name: 'workspace_write', arguments: { path: 'escape/pwn.txt', content: 'x' } },
+        ],
+      },
+      { content: 'refused' },
+    ]);
+    const free = await runs.result(await runs.start({ task: 'escape [script:ws-escape]', approval: 'none' }));
+    assert.equal(free.status, 'completed');
+    const [listed, read, dotdot, absolute, viaLink, writeViaLink] = toolMessages(model.requests('ws-escape')[1]);
+    assert.match(listed!, /a\.txt \(5 bytes\)/);
+    assert.equal(read, 'alpha');
+    assert.match(dotdot!, /outside the workspace/);
+    assert.match(absolute!, /absolute/);
+    assert.match(viaLink!, /symbolic link/);
+    assert.match(writeViaLink!, /symbolic link/);
+    assert.ok(!fs.existsSync(path.join(outside, 'pwn.txt')));
+
+    model.script('ws-write', [call('workspace_read', { path: 'a.txt' }), call('workspace_write', { path: 'notes/b.txt', content: 'beta' }), { content: 'done' }]);
+    const runId = await runs.start({ task: 'write [script:ws-write]' });
+    const waiting = await runs.waitForApproval(runId);
+    assert.equal(waiting.pendingApprovals[0]?.tool, 'workspace_write');
+    assert.match(waiting.pendingApprovals[0]!.summary, /notes\/b\.txt/);
+    await runs.decide(runId, waiting.pendingApprovals[0]!.approvalId, 'approve');
+    assert.equal((await runs.result(runId)).status, 'completed');
+    assert.equal(fs.readFileSync(path.join(workspace, 'notes', 'b.txt'), 'utf8'), 'beta');
+  });
+
+  it('send_message reaches the model before its next turn; a closed or unknown run refuses it', async () => {
+    model.script('steer', [{ delayMs: 2_500, then: call('http_request', { method: 'GET', url: `${sink.url}/steer` }) }, { content: 'heard you' }]);
+    const runId = await runs.start({ task: 'steer [script:steer]' });
+    await waitFor('the first model call', () => model.requests('steer').length === 1);
+    const sent = await callTool(server.client, 'send_message', { runId, message: 'use the staging server' });
+    assert.ok(!sent.isError, JSON.stringify(sent.content));
+    assert.equal((sent.structuredContent as { delivered: boolean }).delivered, true);
+    assert.equal((await runs.result(runId)).status, 'completed');
+    const second = model.requests('steer')[1] as { messages: Array<{ role: string; content: string }> };
+    assert.ok(second.messages.some((m) => m.role === 'user' && m.content.includes('use the staging server')));
+    const closed = await callTool(server.client, 'send_message', { runId, message: 'too late' });
+    assert.equal(closed.isError, true);
+    assert.match(JSON.stringify(closed.content), /completed/);
+    const unknown = await callTool(server.client, 'send_message', { runId: 'run-nope', message: 'hi' });
+    assert.equal(unknown.isError, true);
+  });
+
+  it('maxTokens: the run fails once its token budget is spent, with the reason and usage', async () => {
+    const get = { name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/tokens` } };
+    const usage = { prompt_tokens: 100, completion_tokens: 50 };
+    model.script('tokens', [{ toolCalls: [get], usage }, { toolCalls: [get], usage }, { toolCalls: [get], usage }, { content: 'never' }]);
+    const final = await runs.result(await runs.start({ task: 'spend [script:tokens]', maxTokens: 250 }));
+    assert.equal(final.status, 'failed');
+    assert.match(final.error ?? '', /maxTokens budget of 250/);
+    assert.equal(final.usage.inputTokens + final.usage.outputTokens, 300);
+    assert.equal(model.requests('tokens').length, 2);
+  });
+
+  it('a graceful worker stop closes its MCP server connections: no server process is left', async () => {
+    await stopWorker('SIGTERM');
+    await waitFor('the MCP servers to exit', () => processesMentioning(tmp).length === 0, 15_000);
+    await startWorker();
+  });
+});
+
+describe('toolbox configuration', () => {
+  it('a bad MCP config is reported with where it is wrong, not thrown', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'da-mcpcfg-'));
+    const bad = (name: string, text: string) => {
+      fs.writeFileSync(path.join(dir, name), text);
+      return loadMcpConfig(path.join(dir, name)).problem?.error ?? '';
+    };
+    assert.match(bad('a.json', '{not json'), /cannot read the MCP config/);
+    assert.match(bad('b.json', JSON.stringify({ mcpServers: { x: { args: [] } } })), /invalid at mcpServers\.x/);
+    assert.match(bad('c.json', JSON.stringify({ mcpServers: { 'a__b': { command: 'x' } } })), /invalid at mcpServers/);
+    assert.match(loadMcpConfig(path.join(dir, 'missing.json')).problem?.error ?? '', /cannot read/);
+    assert.deepEqual(Object.keys(loadMcpConfig(path.join(dir, 'b.json')).servers), []);
+  });
+
+  it('tool patterns: exact names, <server>__*, and *', () => {
+    assert.ok(toolAllowed('fs__read', ['fs__*']));
+    assert.ok(!toolAllowed('fsx__read', ['fs__*']));
+    assert.ok(toolAllowed('anything', ['*']));
+    assert.ok(toolAllowed('http_request', ['http_request']));
+    assert.ok(!toolAllowed('workspace_read', ['http_request']));
+  });
+});
