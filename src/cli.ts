@@ -184,7 +184,12 @@ async function serve(config: Config): Promise<void> {
 
   await shutdownOn(stopped, async () => {
     await closeTransport().catch(() => undefined);
-    await workerReady;
+    // Still waiting for an unreachable Temporal: nothing to drain or close, so do not wait for it.
+    const connected = await Promise.race([
+      workerReady.then(() => temporal.current()?.then(() => true, () => false) ?? false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3_000).unref()),
+    ]);
+    if (!connected) return;
     await worker?.shutdown();
     const t = await temporal.current()?.catch(() => undefined);
     await t?.close();

@@ -83,6 +83,8 @@ const STATUS_FILTER: Record<RunStatusName, string> = {
 
 export class RunService {
   private temporalHandle: TemporalHandle | undefined;
+  /** When a tool call first gave up waiting for Temporal; cleared once connected. */
+  private unreachableSince: number | undefined;
 
   /** `connect` is called lazily and again after a failure, so a Temporal outage never kills the server. */
   /**
@@ -103,15 +105,19 @@ export class RunService {
   private async ready(): Promise<void> {
     if (this.temporalHandle) return;
     // A tool answers promptly even while Temporal is down; the connection keeps trying behind it.
+    // Once a call has waited the full time in vain, later calls wait only briefly.
+    const waitMs = this.unreachableSince === undefined ? this.connectWaitMs : Math.min(this.connectWaitMs, 1_000);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new UserError(`Temporal is not reachable yet (waited ${this.connectWaitMs / 1000} s). Check that it is running and that TEMPORAL_ADDRESS is right, then try again; no run was changed.`)),
-        this.connectWaitMs,
-      );
+      timer = setTimeout(() => {
+        this.unreachableSince ??= Date.now();
+        const since = Math.round((Date.now() - this.unreachableSince) / 1000) + this.connectWaitMs / 1000;
+        reject(new UserError(`Temporal is not reachable yet (tried for ${since} s). Check that it is running and that TEMPORAL_ADDRESS is right, then try again; no run was changed.`));
+      }, waitMs);
     });
     try {
       this.temporalHandle = await Promise.race([this.connect(), timeout]);
+      this.unreachableSince = undefined;
     } catch (err) {
       if (err instanceof UserError) throw err;
       throw new UserError(`Temporal is not reachable: ${err instanceof Error ? err.message : String(err)}. No run was changed.`);
