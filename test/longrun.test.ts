@@ -85,5 +85,20 @@ describe('long runs', { timeout: 10 * 60_000 }, () => {
     } finally {
       await connection.close();
     }
+
+    // get_run_history reads across every execution: all the turns, each continue-as-new, one close.
+    const kinds: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const res = await callTool(server.client, 'get_run_history', { runId, limit: 200, ...(cursor ? { cursor } : {}) }, 60_000);
+      assert.ok(!res.isError, JSON.stringify(res.content));
+      const page = res.structuredContent as { entries: Array<{ kind: string }>; nextCursor?: string };
+      kinds.push(...page.entries.map((e) => e.kind));
+      cursor = page.nextCursor;
+    } while (cursor);
+    assert.equal(kinds.filter((k) => k === 'llm_turn').length, STEPS);
+    assert.equal(kinds.filter((k) => k === 'tool_call').length, STEPS - 1);
+    assert.ok(kinds.filter((k) => k === 'continued_as_new').length > 5);
+    assert.deepEqual(kinds.filter((k) => k === 'closed'), ['closed']);
   });
 });

@@ -15,7 +15,7 @@ import { startModelServer, type ModelServer, type Step } from './support/modelSe
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
 import { callTool, cliPath, repoRoot, spawnServer, type SpawnedServer } from './support/mcpStdio.js';
 import { processesMentioning } from './support/service.js';
-import { runHelpers, toolMessages } from './support/runs.js';
+import { runHelpers, toolMessages, type RunView } from './support/runs.js';
 import { startDevServer, type DevServer } from './support/temporal.js';
 import { waitFor } from './support/wait.js';
 
@@ -54,6 +54,21 @@ describe('the agent toolbox: MCP servers, workspace, send_message, maxTokens', {
   let worker: ChildProcess | undefined;
   let workerStderr = '';
   const runs = runHelpers(() => server.client);
+
+  /** The whole timeline of a run, read page by page. */
+  async function history(runId: string, limit = 50): Promise<Array<Record<string, unknown> & { kind: string; tool?: string; attempts?: number }>> {
+    const entries = [];
+    let cursor: string | undefined;
+    do {
+      const res = await callTool(server.client, 'get_run_history', { runId, limit, ...(cursor ? { cursor } : {}) });
+      assert.ok(!res.isError, JSON.stringify(res.content));
+      const page = res.structuredContent as { entries: Array<Record<string, unknown> & { kind: string }>; nextCursor?: string };
+      assert.ok(page.entries.length <= limit);
+      entries.push(...page.entries);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return entries;
+  }
 
   function env(): Record<string, string | undefined> {
     return {
@@ -166,6 +181,10 @@ describe('the agent toolbox: MCP servers, workspace, send_message, maxTokens', {
     assert.ok(deliveries.length >= 2, `the call was delivered again after the crash (${deliveries.length})`);
     assert.equal(new Set(deliveries.map((d) => d.key)).size, 1, 'with the same key');
     assert.match(deliveries[0]!.key, new RegExp(`^${runId}/1-0$`));
+    // The timeline shows the call and how many attempts it took.
+    const entries = await history(runId);
+    const appended = entries.find((e) => e.kind === 'tool_call' && e.tool === 'counting__append_line');
+    assert.ok(appended && (appended.attempts ?? 0) >= 2, JSON.stringify(appended));
   });
 
   it('workspace tools: reads run at once, writes wait; absolute paths, .. and symlink escapes are refused', async () => {
@@ -201,6 +220,68 @@ describe('the agent toolbox: MCP servers, workspace, send_message, maxTokens', {
     await runs.decide(runId, waiting.pendingApprovals[0]!.approvalId, 'approve');
     assert.equal((await runs.result(runId)).status, 'completed');
     assert.equal(fs.readFileSync(path.join(workspace, 'notes', 'b.txt'), 'utf8'), 'beta');
+
+    // get_run_history, read in pages of 2: every turn, tool call and decision, in order.
+    const entries = await history(runId, 2);
+    const kinds = entries.map((e) => e.kind);
+    assert.deepEqual(kinds, ['started', 'llm_turn', 'tool_call', 'llm_turn', 'approval', 'tool_call', 'llm_turn', 'closed'], JSON.stringify(entries, null, 1));
+    assert.equal(entries[2]!.tool, 'workspace_read');
+    assert.equal(entries[2]!.result, 'alpha');
+    assert.equal(entries[4]!.decision, 'approve');
+    assert.ok(entries[4]!.by, 'who decided (the client identity)');
+    assert.deepEqual(entries[5]!.arguments, { path: 'notes/b.txt', content: 'beta' });
+    assert.equal(entries[7]!.ok, true);
+    const bad = await callTool(server.client, 'get_run_history', { runId, cursor: 'nonsense' });
+    assert.equal(bad.isError, true);
+  });
+
+  it('wait: a durable timer shown in the status; a caller message ends it early', async () => {
+    model.script('wait', [call('wait', { seconds: 3, reason: 'the nightly build' }), { content: 'waited' }]);
+    const runId = await runs.start({ task: 'wait [script:wait]' });
+    let seen: RunView | undefined;
+    await waitFor('the wait to show in the status', async () => {
+      seen = await runs.status(runId);
+      return Boolean(seen.waiting);
+    });
+    assert.equal(seen!.waiting!.reason, 'the nightly build');
+    assert.ok(Date.parse(seen!.waiting!.until) > Date.now());
+    assert.equal((await runs.result(runId)).status, 'completed');
+    assert.match(toolMessages(model.requests('wait')[1]).join(''), /Waited 3 s/);
+
+    model.script('wake', [call('wait', { seconds: 3600, reason: 'a reply' }), { content: 'woken' }]);
+    const woken = await runs.start({ task: 'wake [script:wake]' });
+    await waitFor('the long wait', async () => Boolean((await runs.status(woken)).waiting));
+    await callTool(server.client, 'send_message', { runId: woken, message: 'the reply is here' });
+    assert.equal((await runs.result(woken)).status, 'completed');
+    assert.match(toolMessages(model.requests('wake')[1]).join(''), /Woke early/);
+  });
+
+  it('delegate: a sub-agent is a run of its own, listed with its parent; depth is limited to 2; cancelling the parent cancels it', async () => {
+    model.script('parent', [call('delegate', { task: 'look it up [script:child]', maxSteps: 3 }), { content: 'parent done' }]);
+    model.script('child', [call('delegate', { task: 'dig deeper [script:grandchild]' }), { content: 'child answer' }]);
+    model.script('grandchild', [{ content: 'grandchild answer' }]);
+    const runId = await runs.start({ task: 'delegate [script:parent]', approval: 'none' });
+    const final = await runs.result(runId);
+    assert.equal(final.status, 'completed', JSON.stringify(final));
+    const childId = `${runId}.sub-1-0`;
+    assert.deepEqual((final as RunView & { children?: unknown }).children, [{ runId: childId, task: 'look it up [script:child]', status: 'completed' }]);
+    assert.match(toolMessages(model.requests('parent')[1]).join(''), /child answer/);
+    const names = (script: string) => (model.requests(script)[0].tools as Array<{ function: { name: string } }>).map((t) => t.function.name);
+    assert.ok(names('child').includes('delegate'), 'depth 1 may delegate');
+    assert.ok(!names('grandchild').includes('delegate'), 'depth 2 may not');
+    const child = (await runs.status(childId)) as RunView & { parentRunId?: string };
+    assert.equal(child.parentRunId, runId);
+    const listed = await callTool(server.client, 'list_runs', { limit: 100 });
+    const summaries = (listed.structuredContent as { runs: Array<{ runId: string; parentRunId?: string }> }).runs;
+    assert.equal(summaries.find((r) => r.runId === childId)?.parentRunId, runId);
+
+    model.script('parent2', [call('delegate', { task: 'slow [script:slowchild]' }), { content: 'never' }]);
+    model.script('slowchild', [{ delayMs: 60_000, then: { content: 'never' } }]);
+    const parent2 = await runs.start({ task: 'cancel me [script:parent2]', approval: 'none' });
+    await waitFor('the sub-agent\'s model call', () => model.requests('slowchild').length === 1);
+    const cancelled = await callTool(server.client, 'cancel_run', { runId: parent2 });
+    assert.equal((cancelled.structuredContent as { status: string }).status, 'cancelled');
+    await waitFor('the sub-agent to be cancelled', async () => (await runs.status(`${parent2}.sub-1-0`)).status === 'cancelled');
   });
 
   it('send_message reaches the model before its next turn; a closed or unknown run refuses it', async () => {

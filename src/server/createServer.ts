@@ -3,6 +3,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RunService } from './runService.js';
 import { registerApproveStep } from './tools/approveStep.js';
 import { registerCancelRun } from './tools/cancelRun.js';
+import { registerGetRunHistory } from './tools/getRunHistory.js';
 import { registerGetRunResult } from './tools/getRunResult.js';
 import { registerGetRunStatus } from './tools/getRunStatus.js';
 import { registerListRuns } from './tools/listRuns.js';
@@ -26,5 +27,6 @@ export function createServer(runs: RunService, version: string): McpServer {
   registerListRuns(server, runs);
   registerGetRunResult(server, runs);
   registerSendMessage(server, runs);
+  registerGetRunHistory(server, runs);
   return server;
 }

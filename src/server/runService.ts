@@ -26,6 +26,7 @@ import {
 import { AGENT_TOOL_NAMES } from '../shared/agentTools.js';
 import { isMcpToolName, WORKSPACE_TOOL_NAMES } from '../shared/toolbox.js';
 import type { RunOutcome } from '../workflows/agentWorkflow.js';
+import { runTimeline, type HistoryEntry } from './runHistory.js';
 import { UserError } from './toolResult.js';
 
 const QUERY_DEADLINE_MS = 3_000;
@@ -51,6 +52,8 @@ export interface RunSummary {
   task: string;
   startedAt: string;
   closedAt?: string;
+  /** Set for a sub-agent started by `delegate`. */
+  parentRunId?: string;
 }
 
 interface RunMemo {
@@ -62,6 +65,7 @@ interface RunMemo {
   startNonce?: string;
   /** The step the run is on; written by the workflow since patch `step-in-memo`. */
   agentStep?: number;
+  parentRunId?: string;
 }
 
 const CLOSED_STATUS: Record<string, RunStatusName> = {
@@ -271,6 +275,22 @@ export class RunService {
     return { runId, approvalId, decision, status: stillWaiting ? 'waiting_for_approval' : 'running' };
   }
 
+  /** get_run_history: the run's timeline, a page at a time; the cursor is an index into it. */
+  async history(runId: string, cursor: string | undefined, limit = 50): Promise<{ runId: string; entries: HistoryEntry[]; nextCursor?: string }> {
+    await this.ready();
+    await this.describe(runId); // a clear error for an unknown runId
+    let start = 0;
+    if (cursor !== undefined) {
+      const decoded = Number(/^h(\d+)$/.exec(cursor)?.[1]);
+      if (!Number.isSafeInteger(decoded)) throw new UserError('cursor is not valid: pass the nextCursor value from a previous get_run_history answer, or omit it.');
+      start = decoded;
+    }
+    const timeline = await runTimeline(this.temporal.client, runId);
+    const entries = timeline.slice(start, start + limit);
+    const next = start + entries.length;
+    return next < timeline.length ? { runId, entries, nextCursor: `h${next}` } : { runId, entries };
+  }
+
   /** send_message: guidance for a running agent, seen by the model before its next turn. */
   async sendMessage(runId: string, message: string): Promise<{ runId: string; status: RunStatusName; delivered: true }> {
     await this.ready();
@@ -320,6 +340,7 @@ export class RunService {
         task: memo.task ?? '',
         startedAt,
         ...(info.closeTime ? { closedAt: info.closeTime.toISOString() } : {}),
+        ...(memo.parentRunId ? { parentRunId: memo.parentRunId } : {}),
       });
     }
     found.sort((a, b) => (a.startedAt === b.startedAt ? cmp(b.runId, a.runId) : cmp(b.startedAt, a.startedAt)));

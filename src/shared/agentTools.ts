@@ -31,7 +31,47 @@ export const HTTP_REQUEST_TOOL: AgentToolSpec = {
   },
 };
 
-export const AGENT_TOOLS: readonly AgentToolSpec[] = [HTTP_REQUEST_TOOL];
+/** Longest single `wait`; the run's own deadline bounds it too. */
+export const WAIT_MAX_SECONDS = 30 * 24 * 3600;
+
+export const WAIT_TOOL: AgentToolSpec = {
+  name: 'wait',
+  description:
+    'Pause this run durably, e.g. "check again in 20 minutes", then carry on. Costs nothing while waiting and ' +
+    'survives restarts. Ends early if the person who started the run sends a message. Bounded by the run\'s deadline.',
+  parameters: {
+    type: 'object',
+    properties: {
+      seconds: { type: 'integer', minimum: 1, maximum: WAIT_MAX_SECONDS, description: 'How long to wait' },
+      reason: { type: 'string', description: 'What you are waiting for (shown in the run status)' },
+    },
+    required: ['seconds', 'reason'],
+    additionalProperties: false,
+  },
+};
+
+/** Runs started by `delegate` may delegate once more; no deeper. */
+export const MAX_DELEGATION_DEPTH = 2;
+export const DELEGATE_MAX_STEPS = 100;
+
+export const DELEGATE_TOOL: AgentToolSpec = {
+  name: 'delegate',
+  description:
+    'Hand a self-contained sub-task to a sub-agent with its own budget and wait for its answer. The sub-agent ' +
+    'is a run of its own (visible to the person who started you) and obeys the same approval rules.',
+  parameters: {
+    type: 'object',
+    properties: {
+      task: { type: 'string', description: 'The sub-task, fully described: the sub-agent sees nothing else' },
+      tools: { type: 'array', items: { type: 'string' }, description: 'Tool names the sub-agent may use (default: yours)' },
+      maxSteps: { type: 'integer', minimum: 1, maximum: DELEGATE_MAX_STEPS, description: 'Model turns for the sub-agent (default 10)' },
+    },
+    required: ['task'],
+    additionalProperties: false,
+  },
+};
+
+export const AGENT_TOOLS: readonly AgentToolSpec[] = [HTTP_REQUEST_TOOL, WAIT_TOOL, DELEGATE_TOOL];
 export const AGENT_TOOL_NAMES: readonly string[] = AGENT_TOOLS.map((t) => t.name);
 
 const READ_METHODS = new Set(['GET', 'HEAD']);

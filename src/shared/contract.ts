@@ -37,6 +37,12 @@ export interface Usage {
   outputTokens: number;
 }
 
+export interface ChildRun {
+  runId: string;
+  task: string;
+  status: RunStatusName;
+}
+
 export interface RunStatus {
   runId: string;
   status: RunStatusName;
@@ -50,6 +56,12 @@ export interface RunStatus {
   error?: string;
   /** Tools the run asked for but could not get (an MCP server that would not start, a bad config). */
   warnings?: string[];
+  /** Set while the agent waits on a durable timer (the `wait` tool). */
+  waiting?: { reason: string; until: string };
+  /** Sub-agents this run started with `delegate`, each a run of its own. */
+  children?: ChildRun[];
+  /** Set on a sub-agent's run: the run that delegated to it. */
+  parentRunId?: string;
   startedAt: string;
   updatedAt: string;
   closedAt?: string;
@@ -68,6 +80,9 @@ export interface AgentRunInput {
   timeoutSeconds: number;
   approvalTimeoutSeconds: number;
   startedAt: string;
+  /** 0 (or absent) for a run a caller started; 1 and 2 for sub-agents. */
+  depth?: number;
+  parentRunId?: string;
 }
 
 /** Chat messages as they travel between the workflow and the model activity. */

@@ -3,6 +3,10 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  ParentClosePolicy,
+  startChild,
   condition,
   continueAsNew,
   isCancellation,
@@ -15,7 +19,15 @@ import {
   allHandlersFinished,
 } from '@temporalio/workflow';
 import type { AgentActivities, HttpToolResult } from '../activities/types.js';
-import { AGENT_TOOLS, isWriteCall, parseHttpRequestArgs, summarizeCall } from '../shared/agentTools.js';
+import {
+  AGENT_TOOLS,
+  DELEGATE_MAX_STEPS,
+  isWriteCall,
+  MAX_DELEGATION_DEPTH,
+  parseHttpRequestArgs,
+  summarizeCall,
+  WAIT_MAX_SECONDS,
+} from '../shared/agentTools.js';
 import {
   isMcpToolName,
   parseToolArguments,
@@ -38,6 +50,7 @@ import {
   type AgentRunInput,
   type ApprovalDecision,
   type ChatMessage,
+  type ChildRun,
   type PendingApproval,
   type RunStatus,
   type RunStatusName,
@@ -101,6 +114,7 @@ export interface CarriedState {
   toolbox?: ToolboxEntry[];
   warnings?: string[];
   inbox?: string[];
+  children?: ChildRun[];
 }
 
 export interface RunOutcome {
@@ -123,7 +137,10 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
   let warnings: string[] = carried?.warnings ?? [];
   /** Caller messages (send_message) not yet shown to the model. */
   const inbox: string[] = carried?.inbox ?? [];
+  const children: ChildRun[] = carried?.children ?? [];
+  const depth = input.depth ?? 0;
   const pending = new Map<string, PendingApproval>();
+  let waiting: { reason: string; until: string } | undefined;
   const decisions = new Map<string, ApprovalDecision>();
   let updatedAt = nowIso();
 
@@ -137,6 +154,9 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     ...(lastToolCall ? { lastToolCall } : {}),
     usage: { ...usage },
     ...(warnings.length ? { warnings: [...warnings] } : {}),
+    ...(waiting ? { waiting } : {}),
+    ...(children.length ? { children: children.map((c) => ({ ...c })) } : {}),
+    ...(input.parentRunId ? { parentRunId: input.parentRunId } : {}),
     startedAt: input.startedAt,
     updatedAt,
     ...extra,
@@ -187,7 +207,10 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
       warnings = [`The worker could not list its tools: ${describeFailure(err)}`];
     }
   }
-  const builtInTools = AGENT_TOOLS.filter((t) => toolAllowed(t.name, input.tools));
+  const builtInTools = AGENT_TOOLS.filter(
+    (t) => toolAllowed(t.name, input.tools) && (t.name !== 'delegate' || depth < MAX_DELEGATION_DEPTH),
+  );
+  const offers = (name: string) => builtInTools.some((t) => t.name === name);
 
   while (step < input.maxSteps) {
     if (workflowInfo().continueAsNewSuggested) {
@@ -201,6 +224,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
         ...(toolbox.length ? { toolbox } : {}),
         ...(warnings.length ? { warnings } : {}),
         ...(inbox.length ? { inbox } : {}),
+        ...(children.length ? { children } : {}),
       };
       await continueAsNew<typeof agentWorkflow>(input, next);
     }
@@ -252,7 +276,9 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
   );
 
   async function runToolCall(call: ToolCallRequest, callId: string): Promise<string> {
-    if (call.name === 'http_request' && toolAllowed(call.name, input.tools)) return runHttpRequest(call, callId);
+    if (call.name === 'http_request' && offers(call.name)) return runHttpRequest(call, callId);
+    if (call.name === 'wait' && offers(call.name)) return runWait(call, callId);
+    if (call.name === 'delegate' && offers(call.name)) return runDelegate(call, callId);
     const entry = toolbox.find((t) => t.name === call.name);
     if (!entry) {
       const known = [...builtInTools.map((t) => t.name), ...toolbox.map((t) => t.name)].join(', ') || 'none';
@@ -300,6 +326,103 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
       return observe(call.name, args, false, `Error: ${call.name} failed: ${describeFailure(err)}`);
     }
     return observe(call.name, args, response.status < 400, JSON.stringify(response));
+  }
+
+  /** The `wait` tool: a durable timer inside the run's deadline; a caller message ends it early. */
+  async function runWait(call: ToolCallRequest, callId: string): Promise<string> {
+    const parsed = parseToolArguments(call.name, call.arguments);
+    if (!parsed.ok) return observe(call.name, call.arguments, false, parsed.error);
+    const { seconds, reason } = parsed.args;
+    if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 1 || seconds > WAIT_MAX_SECONDS) {
+      return observe(call.name, parsed.args, false, `Error: "seconds" must be a whole number from 1 to ${WAIT_MAX_SECONDS}.`);
+    }
+    const why = typeof reason === 'string' && reason.trim() ? reason.trim().slice(0, 300) : 'no reason given';
+    const refusal = await gate(callId, call.name, parsed.args, `wait ${seconds} s: ${why}`, false);
+    if (refusal) return observe(call.name, parsed.args, false, refusal);
+    // Leave a minute of the run's time for the turn after the wait.
+    const room = deadlineMs - nowMs() - 60_000;
+    if (room < 1_000) return observe(call.name, parsed.args, false, 'Not waited: the run has less than a minute of its time budget left.');
+    const ms = Math.min(seconds * 1000, room);
+    waiting = { reason: why, until: new Date(nowMs() + ms).toISOString() };
+    touch();
+    let woken: boolean;
+    try {
+      woken = await condition(() => inbox.length > 0, ms);
+    } finally {
+      waiting = undefined;
+      touch();
+    }
+    const capped = ms < seconds * 1000 ? ` (cut to ${Math.round(ms / 1000)} s by the run's deadline)` : '';
+    return observe(
+      call.name,
+      parsed.args,
+      true,
+      woken ? 'Woke early: a message from the person who started this run arrived.' : `Waited ${Math.round(ms / 1000)} s${capped}.`,
+    );
+  }
+
+  /**
+   * `delegate`: a sub-agent as a child workflow with its own task, tools and budget. It is a run of
+   * its own (list_runs shows it), obeys the same approval mode, and is cancelled with this run.
+   */
+  async function runDelegate(call: ToolCallRequest, callId: string): Promise<string> {
+    const parsed = parseToolArguments(call.name, call.arguments);
+    if (!parsed.ok) return observe(call.name, call.arguments, false, parsed.error);
+    const { task, tools, maxSteps } = parsed.args;
+    if (typeof task !== 'string' || !task.trim()) return observe(call.name, parsed.args, false, 'Error: "task" must describe the sub-task.');
+    if (tools !== undefined && (!Array.isArray(tools) || !tools.every((t) => typeof t === 'string'))) {
+      return observe(call.name, parsed.args, false, 'Error: "tools" must be an array of tool names.');
+    }
+    if (maxSteps !== undefined && (typeof maxSteps !== 'number' || !Number.isInteger(maxSteps) || maxSteps < 1 || maxSteps > DELEGATE_MAX_STEPS)) {
+      return observe(call.name, parsed.args, false, `Error: "maxSteps" must be a whole number from 1 to ${DELEGATE_MAX_STEPS}.`);
+    }
+    const refusal = await gate(callId, call.name, parsed.args, `delegate: ${task.slice(0, 200)}`, false);
+    if (refusal) return observe(call.name, parsed.args, false, refusal);
+    const remainingSeconds = Math.floor((deadlineMs - nowMs()) / 1000);
+    if (remainingSeconds < 60) return observe(call.name, parsed.args, false, 'Not delegated: the run has less than a minute of its time budget left.');
+
+    // A sub-agent gets at most the tools this run has.
+    const childTools = tools === undefined ? input.tools : (tools).filter((t) => toolAllowed(t, input.tools));
+    const childId = `${runId}.sub-${callId}`;
+    const startedAt = nowIso();
+    const childInput: AgentRunInput = {
+      task,
+      model: input.model,
+      tools: childTools,
+      approval: input.approval,
+      maxSteps: typeof maxSteps === 'number' ? maxSteps : 10,
+      timeoutSeconds: remainingSeconds,
+      approvalTimeoutSeconds: input.approvalTimeoutSeconds,
+      startedAt,
+      depth: depth + 1,
+      parentRunId: runId,
+    };
+    const child: ChildRun = { runId: childId, task: task.slice(0, 200), status: 'running' };
+    children.push(child);
+    usage.toolCalls += 1;
+    touch();
+    try {
+      const handle = await startChild(agentWorkflow, {
+        workflowId: childId,
+        args: [childInput],
+        memo: { task: task.slice(0, 500), startedAt, maxSteps: childInput.maxSteps, agentStatus: 'running', parentRunId: runId },
+        workflowExecutionTimeout: `${remainingSeconds} seconds`,
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      });
+      const outcome = await handle.result();
+      child.status = outcome.status;
+      touch();
+      return observe(call.name, parsed.args, true, `Sub-agent ${childId} finished. Its answer:\n${outcome.result ?? ''}`);
+    } catch (err) {
+      const cancelledHere = CancellationScope.current().consideredCancelled;
+      if (isCancellation(err) && cancelledHere) {
+        child.status = 'cancelled';
+        throw err; // this run is being cancelled; the sub-agent is cancelled with it
+      }
+      child.status = isCancellation(err) ? 'cancelled' : 'failed';
+      touch();
+      return observe(call.name, parsed.args, false, `Error: sub-agent ${childId} did not finish: ${describeFailure(err)}`);
+    }
   }
 
   /** Waits for a human when the run's approval mode asks for it; the reason it may not run, if any. */
@@ -381,7 +504,7 @@ function wantsToolbox(patterns: readonly string[]): boolean {
 /** The innermost cause's message, so a run's error names what really went wrong. */
 function describeFailure(err: unknown): string {
   let current: unknown = err;
-  while (current instanceof ActivityFailure && current.cause) current = current.cause;
+  while ((current instanceof ActivityFailure || current instanceof ChildWorkflowFailure) && current.cause) current = current.cause;
   if (current instanceof Error) return current.message;
   return String(current);
 }

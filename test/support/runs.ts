@@ -11,6 +11,7 @@ export interface RunView {
   result?: string;
   error?: string;
   warnings?: string[];
+  waiting?: { reason: string; until: string };
   usage: { llmCalls: number; toolCalls: number; inputTokens: number; outputTokens: number };
   pendingApprovals: Array<{ approvalId: string; tool: string; summary: string }>;
 }

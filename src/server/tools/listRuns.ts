@@ -25,6 +25,7 @@ export function registerListRuns(server: McpServer, runs: RunService): void {
             task: z.string(),
             startedAt: z.string(),
             closedAt: z.string().optional(),
+            parentRunId: z.string().optional(),
           }),
         ),
         nextCursor: z.string().optional(),
