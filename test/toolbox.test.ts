@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadMcpConfig } from '../src/activities/mcpServers.js';
 import { toolAllowed } from '../src/shared/toolbox.js';
 import { startModelServer, type ModelServer, type Step } from './support/modelServer.js';
+import { startHttpMcpServer, type HttpMcpServer } from './support/httpMcpServer.js';
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
 import { callTool, cliPath, repoRoot, spawnServer, type SpawnedServer } from './support/mcpStdio.js';
 import { processesMentioning } from './support/service.js';
@@ -28,7 +29,7 @@ const countingRo = { log: path.join(tmp, 'counting-ro.log'), out: path.join(tmp,
 const serverScript = (pkg: string) => path.join(repoRoot, 'node_modules', '@modelcontextprotocol', pkg, 'dist', 'index.js');
 const countingScript = path.join(repoRoot, 'dist', 'test', 'support', 'countingMcpServer.js');
 
-const mcpConfig = {
+const mcpConfig = (remoteUrl: string) => ({
   mcpServers: {
     fs: { command: process.execPath, args: [serverScript('server-filesystem'), fsRoot] },
     memory: { command: process.execPath, args: [serverScript('server-memory')], env: { MEMORY_FILE_PATH: path.join(tmp, 'memory.jsonl') } },
@@ -40,8 +41,9 @@ const mcpConfig = {
       kinds: { '*': 'read' },
     },
     broken: { command: path.join(tmp, 'no-such-mcp-server') },
+    remote: { url: remoteUrl, headers: { Authorization: 'Bearer s3cret' } },
   },
-};
+});
 
 const call = (name: string, args: Record<string, unknown> = {}): Step => ({ toolCalls: [{ name, arguments: args }] });
 const lines = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
@@ -50,6 +52,7 @@ describe('the agent toolbox: MCP servers, workspace, send_message, maxTokens', {
   let dev: DevServer;
   let model: ModelServer;
   let sink: SinkServer;
+  let remote: HttpMcpServer;
   let server: SpawnedServer;
   let worker: ChildProcess | undefined;
   let workerStderr = '';
@@ -104,15 +107,15 @@ describe('the agent toolbox: MCP servers, workspace, send_message, maxTokens', {
     fs.writeFileSync(path.join(workspace, 'a.txt'), 'alpha');
     fs.writeFileSync(path.join(outside, 'secret.txt'), 'secret');
     fs.symlinkSync(outside, path.join(workspace, 'escape'));
-    fs.writeFileSync(path.join(tmp, 'mcp.json'), JSON.stringify(mcpConfig, null, 2));
-    [dev, model, sink] = await Promise.all([startDevServer(), startModelServer(), startSinkServer()]);
+    [dev, model, sink, remote] = await Promise.all([startDevServer(), startModelServer(), startSinkServer(), startHttpMcpServer('s3cret')]);
+    fs.writeFileSync(path.join(tmp, 'mcp.json'), JSON.stringify(mcpConfig(remote.url), null, 2));
     server = await spawnServer({ env: env(), args: ['serve', '--no-worker'] });
     await startWorker();
   });
   after(async () => {
     await stopWorker('SIGKILL');
     await server?.close();
-    await Promise.all([dev?.stop(), model?.close(), sink?.close()]);
+    await Promise.all([dev?.stop(), model?.close(), sink?.close(), remote?.close()]);
   });
 
   it('offers workspace and MCP tools as <server>__<tool>; a server that will not start is a warning, not a crash', async () => {
@@ -143,6 +146,9 @@ describe('the agent toolbox: MCP servers, workspace, send_message, maxTokens', {
     assert.match(toolMessages(model.requests('fs')[1]).join('\n'), /seed\.txt/);
     assert.ok(!fs.existsSync(target), 'nothing written before approval');
     await runs.decide(runId, waiting.pendingApprovals[0]!.approvalId, 'approve');
+    // The worker dies as the approved write starts; the next one finishes it.
+    await stopWorker('SIGKILL');
+    await startWorker();
     const final = await runs.result(runId);
     assert.equal(final.status, 'completed');
     assert.equal(fs.readFileSync(target, 'utf8'), 'hello world');
@@ -187,6 +193,30 @@ describe('the agent toolbox: MCP servers, workspace, send_message, maxTokens', {
     assert.ok(appended && (appended.attempts ?? 0) >= 2, JSON.stringify(appended));
   });
 
+  it('a Streamable HTTP MCP server with headers from the config; its read tool runs without approval', async () => {
+    model.script('remote', [call('remote__lookup', { q: 'ada' }), { content: 'found' }]);
+    const runId = await runs.start({ task: 'remote [script:remote]' });
+    assert.equal((await runs.result(runId)).status, 'completed');
+    assert.match(toolMessages(model.requests('remote')[1]).join(''), /found ada over HTTP/);
+    const lookup = remote.calls.find((c) => c.tool === 'lookup');
+    assert.equal(lookup?.key, `${runId}/1-0`, 'the idempotency key travels in _meta over HTTP too');
+    assert.equal(remote.unauthorized, 0, 'the configured Authorization header was sent');
+  });
+
+  it('an MCP server that dies between calls is started again on the next call', async () => {
+    const calls = () => lines(counting.log).map((l) => JSON.parse(l) as { text: string; pid: number });
+    model.script('mcp-before', [call('counting__append_line', { text: 'before-kill' }), { content: 'ok' }]);
+    assert.equal((await runs.result(await runs.start({ task: 'before [script:mcp-before]', approval: 'none' }))).status, 'completed');
+    const first = calls().find((c) => c.text === 'before-kill')!;
+    process.kill(first.pid, 'SIGKILL');
+    model.script('mcp-after', [call('counting__append_line', { text: 'after-kill' }), { content: 'ok' }]);
+    const final = await runs.result(await runs.start({ task: 'after [script:mcp-after]', approval: 'none' }));
+    assert.equal(final.status, 'completed');
+    const second = calls().find((c) => c.text === 'after-kill');
+    assert.ok(second && second.pid !== first.pid, 'a new server process answered');
+    assert.match(toolMessages(model.requests('mcp-after')[1]).join(''), /appended "after-kill"/);
+  });
+
   it('workspace tools: reads run at once, writes wait; absolute paths, .. and symlink escapes are refused', async () => {
     model.script('ws-escape', [
       {
@@ -218,6 +248,8 @@ describe('the agent toolbox: MCP servers, workspace, send_message, maxTokens', {
     assert.equal(waiting.pendingApprovals[0]?.tool, 'workspace_write');
     assert.match(waiting.pendingApprovals[0]!.summary, /notes\/b\.txt/);
     await runs.decide(runId, waiting.pendingApprovals[0]!.approvalId, 'approve');
+    await stopWorker('SIGKILL');
+    await startWorker();
     assert.equal((await runs.result(runId)).status, 'completed');
     assert.equal(fs.readFileSync(path.join(workspace, 'notes', 'b.txt'), 'utf8'), 'beta');
 
@@ -274,6 +306,26 @@ describe('the agent toolbox: MCP servers, workspace, send_message, maxTokens', {
     const listed = await callTool(server.client, 'list_runs', { limit: 100 });
     const summaries = (listed.structuredContent as { runs: Array<{ runId: string; parentRunId?: string }> }).runs;
     assert.equal(summaries.find((r) => r.runId === childId)?.parentRunId, runId);
+
+    // The worker dies while a sub-agent's model call is in flight: after a restart both runs finish,
+    // and the sub-agent's completed calls are not sent again.
+    model.script('parentc', [call('delegate', { task: 'crash here [script:childc]' }), { content: 'parent after the crash' }]);
+    model.script('childc', [
+      call('http_request', { method: 'GET', url: `${sink.url}/childc` }),
+      { delayMs: 30_000, then: { content: 'never' } },
+      { content: 'child after the crash' },
+    ]);
+    const parentc = await runs.start({ task: 'crash [script:parentc]', approval: 'none' });
+    await waitFor('the sub-agent\'s slow call', () => model.requests('childc').length === 2);
+    await stopWorker('SIGKILL');
+    await startWorker();
+    const afterCrash = await runs.result(parentc);
+    assert.equal(afterCrash.status, 'completed', JSON.stringify(afterCrash));
+    assert.equal(afterCrash.result, 'parent after the crash');
+    assert.match(toolMessages(model.requests('parentc')[1]).join(''), /child after the crash/);
+    const childTurn0 = model.requests('childc').filter((r) => !r.messages.some((m: { role: string }) => m.role === 'assistant'));
+    assert.equal(childTurn0.length, 1, 'the sub-agent\'s first call was not resent');
+    assert.equal(sink.requests().filter((r) => r.path === '/childc').length, 1);
 
     model.script('parent2', [call('delegate', { task: 'slow [script:slowchild]' }), { content: 'never' }]);
     model.script('slowchild', [{ delayMs: 60_000, then: { content: 'never' } }]);

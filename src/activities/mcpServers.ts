@@ -16,6 +16,8 @@ export const MCP_TOOL_SEPARATOR = '__';
 export const IDEMPOTENCY_META_KEY = 'durable-agent-mcp/idempotencyKey';
 
 const CONNECT_TIMEOUT_MS = 30_000;
+/** A server that failed to start is not tried again for this long, so runs do not queue behind it. */
+const RETRY_FAILED_AFTER_MS = 30_000;
 /** OpenAI-compatible endpoints accept function names of this shape only. */
 const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -76,6 +78,7 @@ export function loadMcpConfig(file: string): { servers: Record<string, McpServer
 export class McpPool {
   private readonly clients = new Map<string, Promise<Client>>();
   private readonly tools = new Map<string, McpToolInfo[]>();
+  private readonly failures = new Map<string, { at: number; error: Error }>();
   private closed = false;
 
   constructor(
@@ -179,7 +182,13 @@ export class McpPool {
     if (existing) return existing;
     const config = this.servers[server];
     if (!config) return Promise.reject(new Error(`no MCP server "${server}" in the config`));
+    const failed = this.failures.get(server);
+    if (failed && Date.now() - failed.at < RETRY_FAILED_AFTER_MS) return Promise.reject(failed.error);
     const connecting = this.connect(server, config);
+    connecting.then(
+      () => this.failures.delete(server),
+      (error: Error) => this.failures.set(server, { at: Date.now(), error }),
+    );
     this.clients.set(server, connecting);
     const forget = () => {
       if (this.clients.get(server) !== connecting) return; // a newer connection took its place

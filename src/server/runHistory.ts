@@ -107,7 +107,8 @@ function timelineOf(events: HistoryEvent[], execution: number): HistoryEntry[] {
       case EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: {
         const attrs = event.activityTaskCompletedEventAttributes;
         const s = scheduled.get(String(attrs?.scheduledEventId));
-        if (s) add(event, completedEntry(s, first(attrs?.result?.payloads), at - s.at));
+        // describeToolbox only asks the worker what it offers: not a step of the agent's.
+        if (s && s.type !== 'describeToolbox') add(event, completedEntry(s, first(attrs?.result?.payloads), at - s.at));
         break;
       }
       case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:

@@ -128,6 +128,9 @@ export function truncate(text: string, max: number): string {
   return `${text.slice(0, max)}…[truncated ${text.length - max} chars]`;
 }
 
+/** The note compactTranscript leaves where it dropped turns (a caller's message must not match it). */
+const DROPPED_NOTE = /^\[\d+ earlier messages of this run were dropped/;
+
 /** Most transcript text a run keeps in workflow state; older turns are dropped past it. */
 export const TRANSCRIPT_MAX_CHARS = 400_000;
 
@@ -149,7 +152,7 @@ export function compactTranscript(messages: ChatMessage[], maxChars = TRANSCRIPT
   const head = messages.slice(0, 2); // system + task
   let rest = messages.slice(2);
   let dropped = 0;
-  if (rest[0]?.role === 'user' && rest[0].content.startsWith('[')) {
+  if (rest[0]?.role === 'user' && DROPPED_NOTE.test(rest[0].content)) {
     total -= messageChars(rest[0]);
     rest = rest.slice(1); // an earlier "dropped" note; a new one replaces it
   }

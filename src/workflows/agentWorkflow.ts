@@ -12,7 +12,6 @@ import {
   isCancellation,
   patched,
   proxyActivities,
-  proxyLocalActivities,
   setHandler,
   upsertMemo,
   workflowInfo,
@@ -59,17 +58,20 @@ import {
   type Usage,
 } from '../shared/contract.js';
 
+// Activities heartbeat every 2 s; a call whose worker died is retried elsewhere after this long.
+const HEARTBEAT_TIMEOUT = '10 seconds';
+
 const { callModel } = proxyActivities<AgentActivities>({
   startToCloseTimeout: '5 minutes',
   scheduleToCloseTimeout: '20 minutes',
-  heartbeatTimeout: '15 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
 
 const { httpRequest } = proxyActivities<AgentActivities>({
   startToCloseTimeout: '45 seconds',
   scheduleToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '15 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 4 },
 });
 
@@ -85,8 +87,9 @@ export const PATCHES = {
   toolbox: 'toolbox',
 } as const;
 
-// Local: it only asks this worker what it offers, so it skips a round trip through the server.
-const { describeToolbox } = proxyLocalActivities<AgentActivities>({
+// A regular activity, not a local one: a local activity's marker between two patch markers of one
+// workflow task made a restarted worker fail replay with a non-determinism error.
+const { describeToolbox } = proxyActivities<AgentActivities>({
   startToCloseTimeout: '90 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
 });
@@ -94,7 +97,7 @@ const { describeToolbox } = proxyLocalActivities<AgentActivities>({
 const { callMcpTool } = proxyActivities<AgentActivities>({
   startToCloseTimeout: '5 minutes',
   scheduleToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '15 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 4 },
 });
 
