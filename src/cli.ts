@@ -172,7 +172,12 @@ async function serve(config: Config): Promise<void> {
   let closeTransport: () => Promise<void>;
   let stopped: Promise<void>;
   if (config.transport === 'http') {
-    const http = await serveHttp(() => createServer(runs, pkg.version), config.host, config.port);
+    const http = await serveHttp(() => createServer(runs, pkg.version), runs, {
+      host: config.host,
+      port: config.port,
+      allowedOrigins: config.allowedOrigins,
+      ...(config.token ? { token: config.token } : {}),
+    });
     closeTransport = () => http.close();
     stopped = new Promise(() => undefined);
   } else {
@@ -214,7 +219,7 @@ async function shutdownOn(until: Promise<void>, cleanup: () => Promise<void>): P
   });
   const reason = await Promise.race([until.then(() => 'client closed'), signal]);
   log.info('shutting down', { reason });
-  const force = setTimeout(() => process.exit(1), 15_000);
+  const force = setTimeout(() => process.exit(1), 30_000);
   force.unref();
   await cleanup().catch((err: unknown) => log.error('error during shutdown', { error: message(err) }));
   process.exit(0);

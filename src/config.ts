@@ -44,6 +44,8 @@ export const ConfigSchema = z.object({
   httpAllow: csv,
   httpDeny: csv,
   approvalTimeoutSeconds: z.coerce.number().int().min(1).max(365 * 24 * 3600),
+  token: z.string().min(16, 'use at least 16 characters').optional(),
+  allowedOrigins: csv,
   mcpConfig: localPath.optional(),
   workspace: localPath.optional(),
   logLevel: z.enum(LOG_LEVELS),
@@ -67,6 +69,8 @@ export const FLAGS = [
   { flag: 'http-allow', env: 'DURABLE_AGENT_HTTP_ALLOW', def: undefined, help: 'hosts http_request may reach, e.g. api.example.com,*.corp' },
   { flag: 'http-deny', env: 'DURABLE_AGENT_HTTP_DENY', def: undefined, help: 'hosts http_request must not reach' },
   { flag: 'approval-timeout', env: 'DURABLE_AGENT_APPROVAL_TIMEOUT', def: '86400', help: 'seconds a call waits for approval' },
+  { flag: 'token', env: 'DURABLE_AGENT_TOKEN', def: undefined, help: 'HTTP: require Authorization: Bearer <token> (needed to bind beyond loopback)' },
+  { flag: 'allowed-origins', env: 'DURABLE_AGENT_ALLOWED_ORIGINS', def: undefined, help: 'HTTP: browser Origins allowed besides loopback ones, e.g. https://app.example.com' },
   { flag: 'mcp-config', env: 'DURABLE_AGENT_MCP_CONFIG', def: undefined, help: 'MCP servers whose tools the agent may use (Claude Desktop\'s mcpServers JSON)' },
   { flag: 'workspace', env: 'DURABLE_AGENT_WORKSPACE', def: undefined, help: 'directory for the workspace_* agent tools (unset: not offered)' },
   { flag: 'log-level', env: 'DURABLE_AGENT_LOG_LEVEL', def: 'info', help: 'debug, info, warn or error' },
@@ -157,6 +161,8 @@ export function buildConfig(parsed: ParsedArgs, env: NodeJS.ProcessEnv = process
     httpAllow: pick('http-allow'),
     httpDeny: pick('http-deny'),
     approvalTimeoutSeconds: pick('approval-timeout'),
+    token: pick('token'),
+    allowedOrigins: pick('allowed-origins'),
     mcpConfig: pick('mcp-config'),
     workspace: pick('workspace'),
     logLevel: pick('log-level'),
@@ -169,7 +175,17 @@ export function buildConfig(parsed: ParsedArgs, env: NodeJS.ProcessEnv = process
     const where = spec ? `--${spec.flag} / ${spec.env}` : key;
     throw new ConfigError(`invalid ${where}: ${issue.message}`);
   }
-  return result.data;
+  const config = result.data;
+  if (config.transport === 'http' && !isLoopback(config.host) && !config.token) {
+    throw new ConfigError(
+      `refusing to serve HTTP on ${config.host} without --token / DURABLE_AGENT_TOKEN: anyone who can reach it could start agent runs`,
+    );
+  }
+  return config;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function camel(flag: string): string {

@@ -39,11 +39,14 @@ describe('crash matrix (SIGKILL real processes)', { timeout: 15 * 60_000 }, () =
     DURABLE_AGENT_TASK_QUEUE: `crash-${process.pid}`,
   });
 
-  function startWorker(): ChildProcess {
+  /** Each worker's stderr, so a test can see which worker ran what (at debug level). */
+  const workerLogs = new Map<ChildProcess, string>();
+  function startWorker(extra: Record<string, string> = {}): ChildProcess {
     const e: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...process.env, ...env() })) if (v !== undefined) e[k] = v;
+    for (const [k, v] of Object.entries({ ...process.env, ...env(), ...extra })) if (v !== undefined) e[k] = v;
     const child = spawn(process.execPath, [cliPath, 'worker'], { env: e, stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.resume();
+    workerLogs.set(child, '');
+    child.stderr?.on('data', (c: Buffer) => workerLogs.set(child, (workerLogs.get(child) ?? '') + c.toString()));
     workers.add(child);
     child.once('exit', () => workers.delete(child));
     return child;
@@ -191,6 +194,29 @@ describe('crash matrix (SIGKILL real processes)', { timeout: 15 * 60_000 }, () =
     assert.equal(final.status, 'completed');
     assert.equal(final.result, 'finished by the survivor');
     assert.ok(alive(survivor.pid!), 'the survivor did the work');
+  });
+
+  it('scale-out: runs are spread over two worker processes, and killing one loses nothing', async () => {
+    for (const w of [...workers]) await kill(w);
+    const a = startWorker({ DURABLE_AGENT_LOG_LEVEL: 'debug' });
+    const b = startWorker({ DURABLE_AGENT_LOG_LEVEL: 'debug' });
+    await sleep(2_000); // both polling
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      model.script(`spread-${i}`, [
+        { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/spread/${i}` } }] },
+        { delayMs: 300, then: { content: `spread ${i}` } },
+      ]);
+      ids.push(await start({ task: `spread [script:spread-${i}]`, approval: 'none' }));
+    }
+    await waitFor('activities on both workers', () => [a, b].every((w) => /Activity completed/.test(workerLogs.get(w) ?? '')), 60_000);
+    await kill(b);
+    for (const [i, runId] of ids.entries()) {
+      const final = await result(runId);
+      assert.equal(final.status, 'completed', JSON.stringify(final));
+      assert.equal(final.result, `spread ${i}`);
+    }
+    for (let i = 0; i < 12; i++) assert.equal(sink.requests().filter((r) => r.path === `/spread/${i}`).length, 1);
   });
 
   it('5. dev server killed and restarted on the same SQLite file: the run resumes and completes', async () => {

@@ -15,7 +15,7 @@ import { callTool, spawnServer, type SpawnedServer } from './support/mcpStdio.js
 import { startDevServer, type DevServer } from './support/temporal.js';
 
 const STEPS = 300;
-const SUGGEST_AT = 40;
+const SUGGEST_AT = 120;
 
 describe('long runs', { timeout: 10 * 60_000 }, () => {
   let dev: DevServer;

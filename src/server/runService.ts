@@ -87,6 +87,8 @@ const STATUS_FILTER: Record<RunStatusName, string> = {
 
 export class RunService {
   private temporalHandle: TemporalHandle | undefined;
+  /** Set at shutdown: waits in get_run_result answer at once with the current status. */
+  private stopping = false;
   /** When a tool call first gave up waiting for Temporal; cleared once connected. */
   private unreachableSince: number | undefined;
 
@@ -275,6 +277,29 @@ export class RunService {
     return { runId, approvalId, decision, status: stillWaiting ? 'waiting_for_approval' : 'running' };
   }
 
+  /** Shutdown: end the waits of get_run_result now, so in-flight requests can finish promptly. */
+  endWaits(): void {
+    this.stopping = true;
+  }
+
+  /** For /healthz: can we reach Temporal, and does a worker poll the task queue? */
+  async health(): Promise<{ temporal: 'reachable' | 'unreachable'; worker: 'polling' | 'none' | 'unknown'; taskQueue: string; error?: string }> {
+    const taskQueue = this.config.taskQueue;
+    try {
+      await this.ready();
+      const res = await this.withDeadline(() =>
+        this.temporal.connection.workflowService.describeTaskQueue({
+          namespace: this.temporal.namespace,
+          taskQueue: { name: taskQueue },
+          taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+        }),
+      );
+      return { temporal: 'reachable', worker: res.pollers?.length ? 'polling' : 'none', taskQueue };
+    } catch (err) {
+      return { temporal: 'unreachable', worker: 'unknown', taskQueue, error: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
   /** get_run_history: the run's timeline, a page at a time; the cursor is an index into it. */
   async history(runId: string, cursor: string | undefined, limit = 50): Promise<{ runId: string; entries: HistoryEntry[]; nextCursor?: string }> {
     await this.ready();
@@ -360,7 +385,7 @@ export class RunService {
     const started = Date.now();
     let current = desc;
     let lastProgress = 0;
-    while (!CLOSED_STATUS[current.status.name] && Date.now() < deadline) {
+    while (!CLOSED_STATUS[current.status.name] && Date.now() < deadline && !this.stopping) {
       await sleep(Math.min(500, Math.max(deadline - Date.now(), 0)));
       current = await handle.describe();
       if (onProgress && Date.now() - lastProgress >= 2_000) {
