@@ -198,17 +198,19 @@ describe('crash matrix (SIGKILL real processes)', { timeout: 15 * 60_000 }, () =
 
   it('scale-out: runs are spread over two worker processes, and killing one loses nothing', async () => {
     for (const w of [...workers]) await kill(w);
-    const a = startWorker({ DURABLE_AGENT_LOG_LEVEL: 'debug' });
-    const b = startWorker({ DURABLE_AGENT_LOG_LEVEL: 'debug' });
+    // Two calls at a time per worker and slow model calls: eight runs at once must use both workers.
+    const limits = { DURABLE_AGENT_LOG_LEVEL: 'debug', DURABLE_AGENT_MAX_CONCURRENT_ACTIVITIES: '2' };
+    const a = startWorker(limits);
+    const b = startWorker(limits);
     await sleep(2_000); // both polling
-    const ids: string[] = [];
-    for (let i = 0; i < 12; i++) {
+    const count = 8;
+    for (let i = 0; i < count; i++) {
       model.script(`spread-${i}`, [
-        { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/spread/${i}` } }] },
+        { delayMs: 1_500, then: { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/spread/${i}` } }] } },
         { delayMs: 300, then: { content: `spread ${i}` } },
       ]);
-      ids.push(await start({ task: `spread [script:spread-${i}]`, approval: 'none' }));
     }
+    const ids = await Promise.all(Array.from({ length: count }, (_, i) => start({ task: `spread [script:spread-${i}]`, approval: 'none' })));
     await waitFor('activities on both workers', () => [a, b].every((w) => /Activity completed/.test(workerLogs.get(w) ?? '')), 60_000);
     await kill(b);
     for (const [i, runId] of ids.entries()) {
@@ -216,7 +218,7 @@ describe('crash matrix (SIGKILL real processes)', { timeout: 15 * 60_000 }, () =
       assert.equal(final.status, 'completed', JSON.stringify(final));
       assert.equal(final.result, `spread ${i}`);
     }
-    for (let i = 0; i < 12; i++) assert.equal(sink.requests().filter((r) => r.path === `/spread/${i}`).length, 1);
+    for (let i = 0; i < count; i++) assert.equal(sink.requests().filter((r) => r.path === `/spread/${i}`).length, 1);
   });
 
   it('5. dev server killed and restarted on the same SQLite file: the run resumes and completes', async () => {

@@ -28,7 +28,8 @@ export async function connectTemporal(config: Config): Promise<TemporalHandle> {
   let devServer: DevServerLease | undefined;
   if (config.temporalAddress) {
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    // An empty variable counts as unset (an MCP Bundle passes empty strings for blank optional fields).
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && v !== '') env[k] = v;
     env.TEMPORAL_ADDRESS = config.temporalAddress;
     const loaded = loadClientConnectConfig({ overrideEnvVars: env });
     options = loaded.connectionOptions;

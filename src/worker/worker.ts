@@ -48,6 +48,8 @@ export async function startWorker(config: Config, temporal: TemporalHandle): Pro
     activities: createActivities(config, mcp),
     // A dead worker's sticky queue is abandoned quickly so another worker takes over.
     stickyQueueScheduleToStartTimeout: '3 seconds',
+    maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
+    ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
     shutdownGraceTime: '5 seconds',
   });
   log.info('worker polling', { taskQueue: config.taskQueue, namespace: temporal.namespace });

@@ -101,6 +101,8 @@ export interface SpawnedServer {
 
 export interface SpawnOptions {
   args?: string[];
+  /** An executable to run instead of `node dist/src/cli.js` (e.g. an installed bin). */
+  command?: string;
   env: Record<string, string | undefined>;
   /** Whether to inherit process.env (default true; the given env wins). */
   inheritEnv?: boolean;
@@ -131,7 +133,8 @@ export async function spawnServer(opts: SpawnOptions): Promise<SpawnedServer> {
     else env[k] = v;
   }
   const logFile = path.join(os.tmpdir(), `da-mcp-stderr-${process.pid}-${Date.now()}.log`);
-  const child = spawn(process.execPath, [cliPath, ...(opts.args ?? [])], {
+  const [command, baseArgs] = opts.command ? [opts.command, []] : [process.execPath, [cliPath]];
+  const child = spawn(command, [...baseArgs, ...(opts.args ?? [])], {
     cwd: repoRoot,
     env,
     stdio: ['pipe', 'pipe', 'pipe'],
