@@ -9,7 +9,7 @@ import js from "@eslint/js";
 import { defineConfig } from "eslint/config";
 import tseslint from "typescript-eslint";
 
-const TS_FILES = ["src/**/*.ts", "test/**/*.ts", "scripts/**/*.ts"];
+const TS_FILES = ["src/**/*.ts", "test/**/*.ts", "scripts/**/*.ts", "bench/**/*.ts"];
 const WORKFLOW_FILES = ["src/workflows/**/*.ts"];
 
 // Workflow code runs in Temporal's deterministic sandbox: no I/O, no Node

@@ -5,34 +5,35 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/setup.sh"
 # Lint is part of the suite: it guards workflow determinism and floating promises.
 npx eslint . >&2
 
-# The packaging tests (npm install, zipping 80 MB) use the CPU while the rest mostly waits on timers
-# and processes, so they run alongside it; everything else runs one file at a time.
-packaging="$root/dist/test/packaging.test.js"
+# The packaging tests (npm install, zipping 80 MB) and the 300-step run keep a core busy while the
+# rest mostly waits on timers and processes, and none of them asserts timings, so they run alongside
+# it, one after the other; everything else runs one file at a time.
+background=("$root/dist/test/packaging.test.js" "$root/dist/test/longrun.test.js")
 main_files=()
-for f in "$root"/dist/test/*.test.js; do [ "$f" = "$packaging" ] || main_files+=("$f"); done
-tap_main="$(mktemp)"; tap_pack="$(mktemp)"; spec_pack="$(mktemp)"
-trap 'rm -f "$tap_main" "$tap_pack" "$spec_pack"' EXIT
+for f in "$root"/dist/test/*.test.js; do [[ " ${background[*]} " == *" $f "* ]] || main_files+=("$f"); done
+tap_main="$(mktemp)"; tap_bg="$(mktemp)"; spec_bg="$(mktemp)"
+trap 'rm -f "$tap_main" "$tap_bg" "$spec_bg"' EXIT
 
 set +e
 node --test --test-concurrency=1 \
-  --test-reporter=spec --test-reporter-destination="$spec_pack" \
-  --test-reporter=tap --test-reporter-destination="$tap_pack" \
-  "$packaging" &
-pack_pid=$!
+  --test-reporter=spec --test-reporter-destination="$spec_bg" \
+  --test-reporter=tap --test-reporter-destination="$tap_bg" \
+  "${background[@]}" &
+bg_pid=$!
 node --test --test-concurrency=1 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$tap_main" \
   "${main_files[@]}"
 status=$?
-wait "$pack_pid"
-pack_status=$?
+wait "$bg_pid"
+bg_status=$?
 set -e
-cat "$spec_pack"
+cat "$spec_bg"
 
 count() { sed -n "s/^# $1 \([0-9]*\)\$/\1/p" "$2" | tail -1; }
-pm=$(count pass "$tap_main"); pp=$(count pass "$tap_pack")
-fm=$(count fail "$tap_main"); fp=$(count fail "$tap_pack")
-passed=$(( ${pm:-0} + ${pp:-0} ))
-failed=$(( ${fm:-0} + ${fp:-0} ))
+pm=$(count pass "$tap_main"); pb=$(count pass "$tap_bg")
+fm=$(count fail "$tap_main"); fb=$(count fail "$tap_bg")
+passed=$(( ${pm:-0} + ${pb:-0} ))
+failed=$(( ${fm:-0} + ${fb:-0} ))
 echo "${passed} passed, ${failed} failed"
-[ "$status" -eq 0 ] && [ "$pack_status" -eq 0 ]
+[ "$status" -eq 0 ] && [ "$bg_status" -eq 0 ]

@@ -102,49 +102,52 @@ describe('agent loop semantics (e2e)', { timeout: 10 * 60_000 }, () => {
     assert.equal(model.requests('r500').length, 2);
   });
 
-  it('a model answering 5xx on every attempt: bounded retries, then failed naming the cause', async () => {
-    model.script('r500x', [{ status: 503, body: { error: { message: 'overloaded' } } }]);
-    const final = await result(await start({ task: 'always down [script:r500x]' }));
-    assert.equal(final.status, 'failed');
-    assert.match(final.error ?? '', /503/);
-    assert.equal(model.requests('r500x').length, 5, 'five attempts, then stop');
-  });
-
-  it('an unreachable model endpoint: bounded retries, then a clear failure', async () => {
-    const { freePort } = await import('./support/temporal.js');
-    const port = await freePort();
-    const unreachable = await spawnServer({
-      env: {
-        TEMPORAL_ADDRESS: dev.address,
-        OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`,
-        OPENAI_API_KEY: 'test-key',
-        DURABLE_AGENT_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'da-home-')),
-        DURABLE_AGENT_NO_SERVICE: '1',
-        DURABLE_AGENT_TASK_QUEUE: `unreachable-${process.pid}`,
-      },
-    });
-    try {
-      const res = await callTool(unreachable.client, 'start_agent_run', { task: 'nobody home' });
-      const { runId } = res.structuredContent as { runId: string };
-      const done = await callTool(unreachable.client, 'get_run_result', { runId, waitSeconds: 45 }, 60_000);
-      const final = done.structuredContent as unknown as Status;
+  // These wait out retry backoffs (up to 15 s each); they are independent, so they wait together.
+  describe('bounded retries', { concurrency: true }, () => {
+    it('a model answering 5xx on every attempt: bounded retries, then failed naming the cause', async () => {
+      model.script('r500x', [{ status: 503, body: { error: { message: 'overloaded' } } }]);
+      const final = await result(await start({ task: 'always down [script:r500x]' }));
       assert.equal(final.status, 'failed');
-      assert.match(final.error ?? '', /could not reach the model endpoint/);
-    } finally {
-      await unreachable.close();
-    }
-  });
+      assert.match(final.error ?? '', /503/);
+      assert.equal(model.requests('r500x').length, 5, 'five attempts, then stop');
+    });
 
-  it('a tool answering 503 after its retries becomes an observation, not a crash', async () => {
-    model.script('t503', [
-      { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/fail503` } }] },
-      { content: 'the upstream is down' },
-    ]);
-    const final = await result(await start({ task: 'poke [script:t503]' }));
-    assert.equal(final.status, 'completed');
-    assert.equal(sink.requests().filter((r) => r.path === '/fail503').length, 4, 'four bounded attempts');
-    const toolMsg = model.requests('t503')[1].messages.find((m: { role: string }) => m.role === 'tool');
-    assert.match(toolMsg.content, /503/);
+    it('an unreachable model endpoint: bounded retries, then a clear failure', async () => {
+      const { freePort } = await import('./support/temporal.js');
+      const port = await freePort();
+      const unreachable = await spawnServer({
+        env: {
+          TEMPORAL_ADDRESS: dev.address,
+          OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`,
+          OPENAI_API_KEY: 'test-key',
+          DURABLE_AGENT_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'da-home-')),
+          DURABLE_AGENT_NO_SERVICE: '1',
+          DURABLE_AGENT_TASK_QUEUE: `unreachable-${process.pid}`,
+        },
+      });
+      try {
+        const res = await callTool(unreachable.client, 'start_agent_run', { task: 'nobody home' });
+        const { runId } = res.structuredContent as { runId: string };
+        const done = await callTool(unreachable.client, 'get_run_result', { runId, waitSeconds: 45 }, 60_000);
+        const final = done.structuredContent as unknown as Status;
+        assert.equal(final.status, 'failed');
+        assert.match(final.error ?? '', /could not reach the model endpoint/);
+      } finally {
+        await unreachable.close();
+      }
+    });
+
+    it('a tool answering 503 after its retries becomes an observation, not a crash', async () => {
+      model.script('t503', [
+        { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/fail503` } }] },
+        { content: 'the upstream is down' },
+      ]);
+      const final = await result(await start({ task: 'poke [script:t503]' }));
+      assert.equal(final.status, 'completed');
+      assert.equal(sink.requests().filter((r) => r.path === '/fail503').length, 4, 'four bounded attempts');
+      const toolMsg = model.requests('t503')[1].messages.find((m: { role: string }) => m.role === 'tool');
+      assert.match(toolMsg.content, /503/);
+    });
   });
 
   it('cancel reaches an in-flight model call', async () => {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -112,6 +113,17 @@ describe('Streamable HTTP transport', { timeout: 5 * 60_000 }, () => {
     const local = await post({ authorization: `Bearer ${TOKEN}`, origin: 'http://localhost:3000' });
     assert.equal(local.status, 200);
     await assert.rejects(connect('wrong-token-wrong-token'));
+
+    // A foreign Host header (DNS rebinding) is refused as well.
+    const hostStatus = await new Promise<number>((resolve, reject) => {
+      const req = http.request(url, { method: 'POST', headers: { host: 'evil.example', authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.once('error', reject);
+      req.end(JSON.stringify(init));
+    });
+    assert.equal(hostStatus, 403);
   });
 
   it('two clients at once, each with its own session', async () => {
