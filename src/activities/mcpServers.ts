@@ -123,7 +123,7 @@ export class McpPool {
   /** A tool by its model-facing name, from the cache (listing the server again if needed). */
   async findTool(name: string): Promise<McpToolInfo | undefined> {
     const server = name.split(MCP_TOOL_SEPARATOR)[0] ?? '';
-    if (!(server in this.servers)) return undefined;
+    if (!Object.hasOwn(this.servers, server)) return undefined;
     return (await this.serverTools(server, false)).find((t) => t.name === name);
   }
 
@@ -180,7 +180,7 @@ export class McpPool {
     if (this.closed) return Promise.reject(new Error('the worker is shutting down'));
     const existing = this.clients.get(server);
     if (existing) return existing;
-    const config = this.servers[server];
+    const config = Object.hasOwn(this.servers, server) ? this.servers[server] : undefined;
     if (!config) return Promise.reject(new Error(`no MCP server "${server}" in the config`));
     const failed = this.failures.get(server);
     if (failed && Date.now() - failed.at < RETRY_FAILED_AFTER_MS) return Promise.reject(failed.error);
