@@ -213,6 +213,33 @@ describe('agent loop semantics (e2e)', { timeout: 10 * 60_000 }, () => {
     assert.ok(progress.length >= 1, 'at least one progress notification');
   });
 
+  it('get_run_result answers when the run closes, not when its wait ends; closed runs read back the same', async () => {
+    const waitFor = async (runId: string): Promise<{ view: Status; waitedMs: number }> => {
+      const t0 = Date.now();
+      const res = await callTool(server.client, 'get_run_result', { runId, waitSeconds: 50 }, 70_000);
+      assert.ok(!res.isError, JSON.stringify(res.content));
+      return { view: res.structuredContent as unknown as Status, waitedMs: Date.now() - t0 };
+    };
+    model.script('prompt-ok', [{ delayMs: 1_000, then: { content: 'closed soon' } }]);
+    model.script('prompt-401', [{ delayMs: 1_000, then: { status: 401, body: { error: { message: 'bad key' } } } }]);
+    const completed = await start({ task: 'quick [script:prompt-ok]' });
+    const failed = await start({ task: 'quick failure [script:prompt-401]' });
+
+    const ok = await waitFor(completed);
+    assert.equal(ok.view.status, 'completed');
+    assert.equal(ok.view.result, 'closed soon');
+    const bad = await waitFor(failed);
+    assert.equal(bad.view.status, 'failed');
+    assert.match(bad.view.error ?? '', /401/);
+    // A 50 s wait that ends with the run, seconds after it started (the bound only separates the two).
+    for (const { waitedMs } of [ok, bad]) assert.ok(waitedMs < 20_000, `get_run_result waited ${waitedMs} ms for a run of about 1 s`);
+
+    // Later reads of a closed run (get_run_status, get_run_result) answer exactly as the first did.
+    assert.deepEqual(await status(completed), ok.view);
+    assert.deepEqual(await status(failed), bad.view);
+    assert.deepEqual((await waitFor(completed)).view, ok.view);
+  });
+
   it('approval "all" gates a GET; approval "none" lets a POST through without waiting', async () => {
     model.script('gall', [
       { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/gated-get` } }] },

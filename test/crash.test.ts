@@ -205,9 +205,13 @@ describe('crash matrix (SIGKILL real processes)', { timeout: 15 * 60_000 }, () =
     await sleep(2_000); // both polling
     const count = 8;
     for (let i = 0; i < count; i++) {
+      // The reply follows the conversation, not the request count: a model call lost with the killed
+      // worker is asked again and must again ask for the GET.
       model.script(`spread-${i}`, [
-        { delayMs: 1_500, then: { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/spread/${i}` } }] } },
-        { delayMs: 300, then: { content: `spread ${i}` } },
+        (request: { messages: Array<{ role: string }> }) =>
+          request.messages.some((m) => m.role === 'tool')
+            ? { delayMs: 300, then: { content: `spread ${i}` } }
+            : { delayMs: 1_500, then: { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/spread/${i}` } }] } },
       ]);
     }
     const ids = await Promise.all(Array.from({ length: count }, (_, i) => start({ task: `spread [script:spread-${i}]`, approval: 'none' })));

@@ -84,8 +84,13 @@ describe('CLI processes', { timeout: 10 * 60_000 }, () => {
       assert.equal(r1.status, 'completed');
       assert.equal(r1.result, 'first answer');
       assert.ok(fs.existsSync(path.join(home, 'temporal', 'dev.db')), 'SQLite file in the data dir');
+      assert.ok(fs.existsSync(path.join(home, 'temporal', 'dev.db-wal')), 'SQLite in WAL mode');
       const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { pid: number; address: string };
       assert.ok(alive(state.pid));
+      const devArgs = fs.readFileSync(`/proc/${state.pid}/cmdline`, 'utf8').split('\0');
+      for (const setting of ['history.transferProcessorMaxPollRPS=1000', 'journal_mode=wal', 'synchronous=full']) {
+        assert.ok(devArgs.includes(setting), `the embedded dev server runs with ${setting}: ${devArgs.join(' ')}`);
+      }
 
       second = await spawnServer({ env });
       const r2 = await runToCompletion(second, 'say hi again [script:emb2]');

@@ -2,6 +2,8 @@
 // cancel, describe and list. Tools stay thin; this file owns the mapping.
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  QueryRejectedError,
+  WorkflowClient,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -32,6 +34,10 @@ import { UserError } from './toolResult.js';
 const QUERY_DEADLINE_MS = 3_000;
 const LIST_SCAN_LIMIT = 5_000;
 const MEMO_TASK_CHARS = 500;
+/** get_run_result and cancel_run long-poll for the close in slices this long (progress, shutdown). */
+const WAIT_SLICE_MS = 2_000;
+/** Closed runs never change: this many final statuses are kept to answer without a round trip. */
+const CLOSED_CACHE_SIZE = 2_000;
 
 export interface StartParams {
   task: string;
@@ -91,6 +97,12 @@ export class RunService {
   private stopping = false;
   /** When a tool call first gave up waiting for Temporal; cleared once connected. */
   private unreachableSince: number | undefined;
+  /** Ends every long poll of get_run_result at shutdown. */
+  private readonly stopWaits = new AbortController();
+  /** Queries that the server rejects for a closed run instead of asking a worker to replay it. */
+  private openRunQueries: WorkflowClient | undefined;
+  /** Final statuses of closed runs, oldest first (a Map keeps insertion order). */
+  private readonly closedStatuses = new Map<string, RunStatus>();
 
   /** `connect` is called lazily and again after a failure, so a Temporal outage never kills the server. */
   /**
@@ -122,7 +134,9 @@ export class RunService {
       }, waitMs);
     });
     try {
-      this.temporalHandle = await Promise.race([this.connect(), timeout]);
+      const temporal = await Promise.race([this.connect(), timeout]);
+      this.openRunQueries = new WorkflowClient({ connection: temporal.connection, namespace: temporal.namespace, queryRejectCondition: 'NOT_OPEN' });
+      this.temporalHandle = temporal;
       this.unreachableSince = undefined;
     } catch (err) {
       if (err instanceof UserError) throw err;
@@ -194,49 +208,77 @@ export class RunService {
 
   async status(runId: string): Promise<RunStatus> {
     await this.ready();
+    const cached = this.closedStatuses.get(runId);
+    if (cached) return cached;
+    // An open run answers from its worker in one round trip; the server rejects the query at
+    // once for a closed run (no worker replays it), and describe() below tells the rest.
+    let queryError: unknown;
+    try {
+      return await this.withDeadline(() => this.openRunQueries!.getHandle(runId).query(statusQuery));
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || isNotFound(err)) throw unknownRun(runId);
+      queryError = err;
+    }
     const { handle, desc } = await this.describe(runId);
     const closed = CLOSED_STATUS[desc.status.name];
-    const closedAt = desc.closeTime?.toISOString();
     if (!closed) {
-      try {
-        return await this.withDeadline(() => handle.query(statusQuery));
-      } catch (err) {
-        return this.fallbackStatus(runId, desc, await this.noWorkerNote(err));
+      // Rejected as closed yet open now: it continued as new in between, so ask the new execution.
+      if (queryError instanceof QueryRejectedError) {
+        try {
+          return await this.withDeadline(() => handle.query(statusQuery));
+        } catch (err) {
+          queryError = err;
+        }
       }
+      return this.fallbackStatus(runId, desc, await this.noWorkerNote(queryError));
     }
-    if (closed === 'completed') {
-      const outcome = (await handle.result()) as RunOutcome;
-      return { ...outcome.snapshot, status: 'completed', ...(closedAt ? { closedAt, updatedAt: closedAt } : {}) };
+    return this.closedStatus(handle, desc);
+  }
+
+  /** The final status of a closed run, from its result (fetched here unless the caller has it). */
+  private async closedStatus(handle: WorkflowHandle, desc: WorkflowExecutionDescription, settled?: Settled): Promise<RunStatus> {
+    const runId = desc.workflowId;
+    const closed = CLOSED_STATUS[desc.status.name] ?? 'failed';
+    const closedAt = desc.closeTime?.toISOString();
+    // Only a completed or failed run has a result worth fetching (the answer, or the failure's snapshot).
+    const outcome = settled ?? (closed === 'completed' || closed === 'failed' ? await settle(handle) : undefined);
+    if (closed === 'completed' && outcome && 'value' in outcome) {
+      const { snapshot } = outcome.value as RunOutcome;
+      return this.remember({ ...snapshot, status: 'completed', ...(closedAt ? { closedAt, updatedAt: closedAt } : {}) });
     }
     let error = closed === 'timed_out' ? 'The run ran out of its time budget (timeoutSeconds) and was stopped.' : undefined;
     let snapshot: RunStatus | undefined;
-    if (closed === 'failed') {
-      try {
-        await handle.result();
-      } catch (err) {
-        const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
-        if (cause instanceof ApplicationFailure) {
-          error = cause.message;
-          snapshot = cause.details?.[0] as RunStatus | undefined;
-        } else if (cause instanceof TerminatedFailure) {
-          error = `The run was terminated: ${cause.message}`;
-        } else {
-          error = cause?.message ?? (err instanceof Error ? err.message : String(err));
-        }
+    if (closed === 'failed' && outcome && 'error' in outcome) {
+      const err = outcome.error;
+      const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
+      if (cause instanceof ApplicationFailure) {
+        error = cause.message;
+        snapshot = cause.details?.[0] as RunStatus | undefined;
+      } else if (cause instanceof TerminatedFailure) {
+        error = `The run was terminated: ${cause.message}`;
+      } else {
+        error = cause?.message ?? (err instanceof Error ? err.message : String(err));
       }
     }
     if (!snapshot) {
       // A worker can replay a closed run to answer; without one, describe() is what we have.
       snapshot = await this.withDeadline(() => handle.query(statusQuery)).catch(() => undefined);
     }
-    const base = snapshot ?? this.fallbackStatus(runId, desc);
-    return {
-      ...base,
+    const final: RunStatus = {
+      ...(snapshot ?? this.fallbackStatus(runId, desc)),
       status: closed,
       pendingApprovals: [],
       ...(error ? { error } : {}),
       ...(closedAt ? { closedAt, updatedAt: closedAt } : {}),
     };
+    // Without a snapshot a later read (with a worker) can say more, so only a full answer is kept.
+    return snapshot ? this.remember(final) : final;
+  }
+
+  private remember(status: RunStatus): RunStatus {
+    this.closedStatuses.set(status.runId, status);
+    if (this.closedStatuses.size > CLOSED_CACHE_SIZE) this.closedStatuses.delete(this.closedStatuses.keys().next().value!);
+    return status;
   }
 
   async approve(
@@ -280,6 +322,7 @@ export class RunService {
   /** Shutdown: end the waits of get_run_result now, so in-flight requests can finish promptly. */
   endWaits(): void {
     this.stopping = true;
+    this.stopWaits.abort();
   }
 
   /** For /healthz: can we reach Temporal, and does a worker poll the task queue? */
@@ -334,14 +377,9 @@ export class RunService {
     if (closed) return { runId, status: closed };
     await handle.cancel();
     // Give the workflow a moment to wind down so the answer is the final status.
-    const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline) {
-      const now = await handle.describe();
-      const status = CLOSED_STATUS[now.status.name];
-      if (status) return { runId, status };
-      await sleep(200);
-    }
-    return { runId, status: 'running' };
+    await this.waitForClose(handle, 5_000);
+    const status = CLOSED_STATUS[(await handle.describe()).status.name];
+    return { runId, status: status ?? 'running' };
   }
 
   async list(params: { status?: RunStatusName; limit?: number; cursor?: string }): Promise<{ runs: RunSummary[]; nextCursor?: string }> {
@@ -380,23 +418,48 @@ export class RunService {
   /** Waits up to waitSeconds for the run to close, reporting progress, then returns its status. */
   async result(runId: string, waitSeconds: number, onProgress?: (elapsed: number, status: RunStatusName) => Promise<void>): Promise<RunStatus> {
     await this.ready();
-    const { handle, desc } = await this.describe(runId);
-    const deadline = Date.now() + waitSeconds * 1000;
+    const cached = this.closedStatuses.get(runId);
+    if (cached || waitSeconds <= 0) return cached ?? this.status(runId);
+    const handle = this.temporal.client.workflow.getHandle(runId);
     const started = Date.now();
-    let current = desc;
-    let lastProgress = 0;
-    while (!CLOSED_STATUS[current.status.name] && Date.now() < deadline && !this.stopping) {
-      await sleep(Math.min(500, Math.max(deadline - Date.now(), 0)));
-      current = await handle.describe();
-      if (onProgress && Date.now() - lastProgress >= 2_000) {
-        lastProgress = Date.now();
+    const deadline = started + waitSeconds * 1000;
+    let settled: Settled | undefined;
+    while (!settled && Date.now() < deadline && !this.stopping) {
+      settled = await this.waitForClose(handle, Math.min(WAIT_SLICE_MS, deadline - Date.now()));
+      if (!settled && onProgress && !this.stopping) {
+        const current = await handle.describe();
         const memo = (current.memo ?? {}) as RunMemo;
         await onProgress((Date.now() - started) / 1000, CLOSED_STATUS[current.status.name] ?? memo.agentStatus ?? 'running').catch(
           () => undefined,
         );
       }
     }
-    return this.status(runId);
+    if (!settled) return this.status(runId);
+    // Closed: the long poll already brought its result, so one describe (close time) completes the answer.
+    const { desc } = await this.describe(runId);
+    return CLOSED_STATUS[desc.status.name] ? this.closedStatus(handle, desc, settled) : this.status(runId);
+  }
+
+  /**
+   * The run's result if it closes within `ms`: a long poll on its history that returns the moment it
+   * closes (so a waiting caller hears of it at once), ended early by shutdown.
+   */
+  private async waitForClose(handle: WorkflowHandle, ms: number): Promise<Settled | undefined> {
+    const started = Date.now();
+    const connection = this.temporal.connection;
+    try {
+      const value: unknown = await connection.withAbortSignal(this.stopWaits.signal, () =>
+        connection.withDeadline(started + ms, () => handle.result()),
+      );
+      return { value };
+    } catch (err) {
+      if (err instanceof WorkflowFailedError) return { error: err }; // failed, cancelled, terminated or timed out
+      if (err instanceof WorkflowNotFoundError || isNotFound(err)) throw unknownRun(handle.workflowId);
+      // The deadline passed, shutdown began, or Temporal did not answer: do not spin on a fast error.
+      const left = ms - (Date.now() - started);
+      if (left > 0 && !this.stopping) await sleep(Math.min(left, 500));
+      return undefined;
+    }
   }
 
   private async describe(runId: string): Promise<{ handle: WorkflowHandle; desc: WorkflowExecutionDescription }> {
@@ -406,9 +469,7 @@ export class RunService {
       if (desc.type !== WORKFLOW_TYPE) throw new WorkflowNotFoundError('not an agent run', runId, undefined);
       return { handle, desc };
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || isNotFound(err)) {
-        throw new UserError(`No run with runId "${runId}". Use list_runs to find runs, or start_agent_run to start one.`);
-      }
+      if (err instanceof WorkflowNotFoundError || isNotFound(err)) throw unknownRun(runId);
       throw err;
     }
   }
@@ -455,6 +516,21 @@ export class RunService {
 /** A `tools` entry of start_agent_run: a built-in name, `<server>__<tool>`, `<server>__*` or `*`. */
 function isToolPattern(name: string): boolean {
   return name === '*' || AGENT_TOOL_NAMES.includes(name) || WORKSPACE_TOOL_NAMES.includes(name) || isMcpToolName(name);
+}
+
+/** How a closed run's result came out: its value, or the failure it closed with. */
+type Settled = { value: unknown } | { error: unknown };
+
+async function settle(handle: WorkflowHandle): Promise<Settled> {
+  try {
+    return { value: (await handle.result()) as unknown };
+  } catch (error) {
+    return { error };
+  }
+}
+
+function unknownRun(runId: string): UserError {
+  return new UserError(`No run with runId "${runId}". Use list_runs to find runs, or start_agent_run to start one.`);
 }
 
 function isNotFound(err: unknown): boolean {

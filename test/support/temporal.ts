@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
+import { EMBEDDED_DEV_SERVER_TUNING } from '../../src/temporal/devServer.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/test/support → repo root */
@@ -68,6 +69,8 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     path.join(dir, 't.db'),
     '--log-level',
     'warn',
+    // Tests run on the settings users' embedded dev server has.
+    ...EMBEDDED_DEV_SERVER_TUNING,
     ...(opts.extraArgs ?? []),
   ];
   const child = spawn(temporalCliPath(), args, { stdio: ['ignore', logFd, logFd] });
