@@ -10,14 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
 import { callTool, cliPath, type SpawnedServer } from './support/mcpStdio.js';
+import { runHelpers, turns as countTurns, type RunView } from './support/runs.js';
 import { closeFront, ServiceHome } from './support/service.js';
 import { alive, sleep, waitFor } from './support/wait.js';
-
-interface Status {
-  status: string;
-  result?: string;
-  pendingApprovals: Array<{ approvalId: string }>;
-}
 
 describe('crash matrix in service mode (SIGKILL real processes)', { timeout: 12 * 60_000 }, () => {
   let model: ModelServer;
@@ -35,22 +30,8 @@ describe('crash matrix in service mode (SIGKILL real processes)', { timeout: 12 
     await Promise.all([model?.close(), sink?.close()]);
   });
 
-  async function start(front: SpawnedServer, args: Record<string, unknown>): Promise<string> {
-    const res = await callTool(front.client, 'start_agent_run', args);
-    assert.ok(!res.isError, JSON.stringify(res.content));
-    return (res.structuredContent as { runId: string }).runId;
-  }
-  async function status(front: SpawnedServer, runId: string): Promise<Status> {
-    return (await callTool(front.client, 'get_run_status', { runId })).structuredContent as unknown as Status;
-  }
-  async function result(front: SpawnedServer, runId: string): Promise<Status> {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const res = await callTool(front.client, 'get_run_result', { runId, waitSeconds: 30 }, 60_000);
-      const s = res.structuredContent as unknown as Status;
-      if (!['running', 'waiting_for_approval'].includes(s.status) || Date.now() > deadline) return s;
-    }
-  }
+  /** Run helpers over one front's client. */
+  const runs = (front: SpawnedServer) => runHelpers(() => front.client);
   /** SIGKILLs the data dir's service and waits until it is gone. */
   async function killService(): Promise<number> {
     const state = home.state();
@@ -59,10 +40,7 @@ describe('crash matrix in service mode (SIGKILL real processes)', { timeout: 12 
     await waitFor('the service to die', () => !alive(state.pid));
     return state.pid;
   }
-  /** Model requests of a script that started a given turn (the number of assistant messages sent). */
-  function turns(script: string, turn: number): number {
-    return model.requests(script).filter((r) => r.messages.filter((m: { role: string }) => m.role === 'assistant').length === turn).length;
-  }
+  const turns = (script: string, turn: number) => countTurns(model, script, turn);
   function writes(pathName: string) {
     return sink.requests().filter((r) => r.path === pathName);
   }
@@ -74,14 +52,14 @@ describe('crash matrix in service mode (SIGKILL real processes)', { timeout: 12 
       { content: 'done after the crash' },
     ]);
     const front = await home.front();
-    const runId = await start(front, { task: 's1 [script:s1]' });
+    const runId = await runs(front).start({ task: 's1 [script:s1]' });
     await waitFor('the slow second model call', () => model.requests('s1').length === 2, 60_000);
     await closeFront(front);
     const killed = await killService();
 
     const next = await home.front();
     try {
-      const final = await result(next, runId);
+      const final = await runs(next).result(runId);
       assert.equal(final.status, 'completed', JSON.stringify(final));
       assert.equal(final.result, 'done after the crash');
       assert.notEqual(home.state()?.pid, killed, 'a new service');
@@ -99,11 +77,11 @@ describe('crash matrix in service mode (SIGKILL real processes)', { timeout: 12 
     ]);
     const front = await home.front();
     try {
-      const runId = await start(front, { task: 's2 [script:s2]', approval: 'none' });
+      const runId = await runs(front).start({ task: 's2 [script:s2]', approval: 'none' });
       await waitFor('the write to reach the sink', () => writes('/slow-s2').length > 0);
       // The attached front's watchdog starts a new service by itself.
       const killed = await killService();
-      const final = await result(front, runId);
+      const final = await runs(front).result(runId);
       assert.equal(final.status, 'completed', JSON.stringify(final));
       assert.equal(final.result, 'paid once');
       assert.notEqual(home.state()?.pid, killed);
@@ -121,10 +99,10 @@ describe('crash matrix in service mode (SIGKILL real processes)', { timeout: 12 
       { content: 'approved and written' },
     ]);
     const front = await home.front();
-    const runId = await start(front, { task: 's3 [script:s3]' });
-    let waiting: Status | undefined;
+    const runId = await runs(front).start({ task: 's3 [script:s3]' });
+    let waiting: RunView | undefined;
     await waitFor('waiting for approval', async () => {
-      waiting = await status(front, runId);
+      waiting = await runs(front).status(runId);
       return waiting.status === 'waiting_for_approval';
     });
     await closeFront(front);
@@ -135,7 +113,7 @@ describe('crash matrix in service mode (SIGKILL real processes)', { timeout: 12 
       const approvalId = waiting!.pendingApprovals[0]!.approvalId;
       const decided = await callTool(next.client, 'approve_step', { runId, approvalId, decision: 'approve' });
       assert.ok(!decided.isError, JSON.stringify(decided.content));
-      const final = await result(next, runId);
+      const final = await runs(next).result(runId);
       assert.equal(final.status, 'completed', JSON.stringify(final));
       assert.equal(writes('/s3').length, 1, 'the write happened once');
       assert.equal(turns('s3', 0), 1);
@@ -150,7 +128,7 @@ describe('crash matrix in service mode (SIGKILL real processes)', { timeout: 12 
       { delayMs: 3_000, then: { content: 'finished without its front' } },
     ]);
     const front = await home.front();
-    const runId = await start(front, { task: 's4 [script:s4]', approval: 'none' });
+    const runId = await runs(front).start({ task: 's4 [script:s4]', approval: 'none' });
     await waitFor('the second model call', () => model.requests('s4').length === 2);
     const service = home.state()!.pid;
     front.child.kill('SIGKILL');
@@ -160,7 +138,7 @@ describe('crash matrix in service mode (SIGKILL real processes)', { timeout: 12 
 
     const next = await home.front();
     try {
-      const final = await status(next, runId);
+      const final = await runs(next).status(runId);
       assert.equal(final.status, 'completed', JSON.stringify(final));
       assert.equal(final.result, 'finished without its front');
       assert.equal(writes('/s4').length, 1);
@@ -177,7 +155,7 @@ describe('crash matrix in service mode (SIGKILL real processes)', { timeout: 12 
     ]);
     const front = await home.front();
     try {
-      const runId = await start(front, { task: 's5 [script:s5]', approval: 'none' });
+      const runId = await runs(front).start({ task: 's5 [script:s5]', approval: 'none' });
       await waitFor('the second model call', () => model.requests('s5').length === 2);
       const before = home.devServer()!;
       const service = home.state()!.pid;
@@ -187,7 +165,7 @@ describe('crash matrix in service mode (SIGKILL real processes)', { timeout: 12 
         return Boolean(now && now.pid !== before.pid && alive(now.pid));
       }, 60_000);
       assert.equal(home.devServer()!.address, before.address, 'the same address');
-      const final = await result(front, runId);
+      const final = await runs(front).result(runId);
       assert.equal(final.status, 'completed', JSON.stringify(final));
       assert.equal(final.result, 'survived the dev server');
       assert.equal(writes('/s5').length, 1);
@@ -211,7 +189,7 @@ describe('crash matrix in service mode (SIGKILL real processes)', { timeout: 12 
       await sleep(2_000); // both polling
 
       model.script('s6', [{ delayMs: 30_000, then: { content: 'never' } }, { content: 'finished by the survivor' }]);
-      const runId = await start(front, { task: 's6 [script:s6]' });
+      const runId = await runs(front).start({ task: 's6 [script:s6]' });
       await waitFor('the model call', () => model.requests('s6').length === 1);
       const holder = pidConnectedTo(Number(new URL(model.baseUrl).port));
       const service = home.state()!.pid;
@@ -228,7 +206,7 @@ describe('crash matrix in service mode (SIGKILL real processes)', { timeout: 12 
       assert.ok(alive(survivor), 'the survivor did the work');
       const reader = front.child.exitCode === null ? front : await home.front();
       try {
-        const final = await result(reader, runId);
+        const final = await runs(reader).result(runId);
         assert.equal(final.status, 'completed', JSON.stringify(final));
         assert.equal(final.result, 'finished by the survivor');
       } finally {

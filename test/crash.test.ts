@@ -12,16 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
 import { callTool, cliPath, spawnServer, type SpawnedServer } from './support/mcpStdio.js';
+import { runHelpers, turns as countTurns, type RunView } from './support/runs.js';
 import { startDevServer, type DevServer } from './support/temporal.js';
 import { alive, sleep, waitFor } from './support/wait.js';
-
-interface Status {
-  status: string;
-  step: number;
-  error?: string;
-  result?: string;
-  pendingApprovals: Array<{ approvalId: string }>;
-}
 
 describe('crash matrix (SIGKILL real processes)', { timeout: 15 * 60_000 }, () => {
   let dev: DevServer;
@@ -56,27 +49,8 @@ describe('crash matrix (SIGKILL real processes)', { timeout: 15 * 60_000 }, () =
     child.kill('SIGKILL');
     await exited;
   }
-  async function start(args: Record<string, unknown>): Promise<string> {
-    const res = await callTool(server.client, 'start_agent_run', args);
-    assert.ok(!res.isError, JSON.stringify(res.content));
-    return (res.structuredContent as { runId: string }).runId;
-  }
-  async function status(runId: string): Promise<Status> {
-    const res = await callTool(server.client, 'get_run_status', { runId });
-    return res.structuredContent as unknown as Status;
-  }
-  async function result(runId: string): Promise<Status> {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const res = await callTool(server.client, 'get_run_result', { runId, waitSeconds: 30 }, 60_000);
-      const s = res.structuredContent as unknown as Status;
-      if (!['running', 'waiting_for_approval'].includes(s.status) || Date.now() > deadline) return s;
-    }
-  }
-  /** Model requests of a script that started a given turn (the number of assistant messages sent). */
-  function turns(script: string, turn: number): number {
-    return model.requests(script).filter((r) => r.messages.filter((m: { role: string }) => m.role === 'assistant').length === turn).length;
-  }
+  const { start, status, result } = runHelpers(() => server.client);
+  const turns = (script: string, turn: number) => countTurns(model, script, turn);
   /** The pid holding a TCP connection to `port`, via ss(8): which worker runs the activity. */
   function pidConnectedTo(port: number): number | undefined {
     const out = execFileSync('ss', ['-tnpH', 'state', 'established', `dst 127.0.0.1:${port}`], { encoding: 'utf8' });
@@ -140,7 +114,7 @@ describe('crash matrix (SIGKILL real processes)', { timeout: 15 * 60_000 }, () =
     for (const w of [...workers]) await kill(w);
     const worker = startWorker();
     const runId = await start({ task: 'c3 [script:c3]' });
-    let waiting: Status | undefined;
+    let waiting: RunView | undefined;
     await waitFor('waiting for approval', async () => {
       waiting = await status(runId);
       return waiting.status === 'waiting_for_approval';

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { callTool } from './mcpStdio.js';
+import type { ModelServer } from './modelServer.js';
 import { waitFor } from './wait.js';
 
 export interface RunView {
@@ -49,6 +50,11 @@ export function runHelpers(client: () => Client) {
     assert.ok(!res.isError, JSON.stringify(res.content));
   }
   return { start, status, result, waitForApproval, decide };
+}
+
+/** How many model requests of `script` started turn `turn` (had `turn` assistant messages before them). */
+export function turns(model: ModelServer, script: string, turn: number): number {
+  return model.requests(script).filter((r: { messages: Array<{ role: string }> }) => r.messages.filter((m) => m.role === 'assistant').length === turn).length;
 }
 
 /** The text of the tool messages the model received in a request. */
