@@ -156,5 +156,5 @@ export async function settledRssMiB(pid: number): Promise<number> {
   return percentiles(readings).p50;
 }
 
-export const ms = (v: number) => `${v.toFixed(v < 10 ? 1 : 0)} ms`;
+export const ms = (v: number) => `${v.toFixed(v < 100 ? 1 : 0)} ms`;
 export const latency = (p: Percentiles) => `p50 ${ms(p.p50)}, p95 ${ms(p.p95)} (n=${p.n})`;

@@ -238,6 +238,13 @@ describe('agent loop semantics (e2e)', { timeout: 10 * 60_000 }, () => {
     assert.deepEqual(await status(completed), ok.view);
     assert.deepEqual(await status(failed), bad.view);
     assert.deepEqual((await waitFor(completed)).view, ok.view);
+
+    // An unknown runId is an error at once, not after the wait.
+    const t0 = Date.now();
+    const unknown = await callTool(server.client, 'get_run_result', { runId: 'run-that-never-was', waitSeconds: 50 }, 70_000);
+    assert.equal(unknown.isError, true);
+    assert.match(JSON.stringify(unknown.content), /No run with runId/);
+    assert.ok(Date.now() - t0 < 20_000, 'the unknown run was reported without waiting out the 50 s');
   });
 
   it('approval "all" gates a GET; approval "none" lets a POST through without waiting', async () => {

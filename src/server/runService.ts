@@ -100,7 +100,7 @@ export class RunService {
   /** Ends every long poll of get_run_result at shutdown. */
   private readonly stopWaits = new AbortController();
   /** Queries that the server rejects for a closed run instead of asking a worker to replay it. */
-  private openRunQueries: WorkflowClient | undefined;
+  private openRunClient: WorkflowClient | undefined;
   /** Final statuses of closed runs, oldest first (a Map keeps insertion order). */
   private readonly closedStatuses = new Map<string, RunStatus>();
 
@@ -120,6 +120,11 @@ export class RunService {
     return this.temporalHandle;
   }
 
+  private get openRunQueries(): WorkflowClient {
+    if (!this.openRunClient) throw new Error('not connected to Temporal');
+    return this.openRunClient;
+  }
+
   private async ready(): Promise<void> {
     if (this.temporalHandle) return;
     // A tool answers promptly even while Temporal is down; the connection keeps trying behind it.
@@ -135,7 +140,7 @@ export class RunService {
     });
     try {
       const temporal = await Promise.race([this.connect(), timeout]);
-      this.openRunQueries = new WorkflowClient({ connection: temporal.connection, namespace: temporal.namespace, queryRejectCondition: 'NOT_OPEN' });
+      this.openRunClient = new WorkflowClient({ connection: temporal.connection, namespace: temporal.namespace, queryRejectCondition: 'NOT_OPEN' });
       this.temporalHandle = temporal;
       this.unreachableSince = undefined;
     } catch (err) {
@@ -214,7 +219,7 @@ export class RunService {
     // once for a closed run (no worker replays it), and describe() below tells the rest.
     let queryError: unknown;
     try {
-      return await this.withDeadline(() => this.openRunQueries!.getHandle(runId).query(statusQuery));
+      return await this.withDeadline(() => this.openRunQueries.getHandle(runId).query(statusQuery));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || isNotFound(err)) throw unknownRun(runId);
       queryError = err;
