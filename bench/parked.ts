@@ -2,7 +2,7 @@
 // runs parked on an approval, and the RSS each parked run costs. Also what model calls in flight
 // cost, for sizing --max-concurrent-activities. Runs are started through an MCP server (--no-worker).
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { call, connectHttp, settledRssMiB, spawnCli, startHttpServer, until, type Stack } from './support.js';
+import { call, connectHttp, settledRssMiB, spawnCli, startHttpServer, waitFor, type Stack } from './support.js';
 
 const PARKED_LEVELS = [100, 500];
 const IN_FLIGHT = 50;
@@ -41,7 +41,7 @@ export async function measureParked(stack: Stack, workerArgs: string[] = []): Pr
     const ids = Array.from({ length: IN_FLIGHT }, (_, i) => `${queue}-fly-${i}`);
     for (const id of ids) stack.model.script(id, [{ delayMs: 20_000, then: { content: 'done' } }]);
     await Promise.all(ids.map((id, i) => call(clients[i % STARTERS]!, 'start_agent_run', { task: `in flight [script:${id}]`, approval: 'none' })));
-    await until('model calls to be in flight', 60_000, () => ids.every((id) => stack.model.requests(id).length > 0));
+    await waitFor('model calls to be in flight', () => ids.every((id) => stack.model.requests(id).length > 0), 60_000);
     const during = await settledRssMiB(pid);
     return {
       workerArgs,
@@ -70,13 +70,13 @@ async function park(clients: Client[], stack: Stack, queue: string, label: strin
       }
     }),
   );
-  await until(`${count} runs to ask the model`, 300_000, () => ids.every((id) => stack.model.requests(id).length > 0));
+  await waitFor(`${count} runs to ask the model`, () => ids.every((id) => stack.model.requests(id).length > 0), 300_000);
   next = 0;
   await Promise.all(
     clients.map(async (client) => {
       for (let i = next++; i < runIds.length; i = next++) {
         const runId = runIds[i]!;
-        await until(`${runId} to park`, 60_000, async () => (await call(client, 'get_run_status', { runId })).status === 'waiting_for_approval');
+        await waitFor(`${runId} to park`, async () => (await call(client, 'get_run_status', { runId })).status === 'waiting_for_approval', 60_000);
       }
     }),
   );

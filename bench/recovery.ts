@@ -1,7 +1,7 @@
 // Figure 6, recovery: 20 runs in flight on one worker process (each step a held-back model call and
 // a GET), the worker SIGKILLed and a new one started at once: how long until every run progresses
 // again (the model endpoint sees its next request).
-import { call, connectHttp, percentiles, sleep, spawnCli, startHttpServer, until, type Percentiles, type Stack } from './support.js';
+import { call, connectHttp, percentiles, sleep, spawnCli, startHttpServer, waitFor, type Percentiles, type Stack } from './support.js';
 
 const RUNS = 20;
 const MODEL_DELAY_MS = 300;
@@ -27,7 +27,7 @@ export async function measureRecovery(stack: Stack): Promise<RecoveryResult> {
       stack.model.script(id, [{ delayMs: MODEL_DELAY_MS, then: { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${stack.sink.url}/recovery/${id}` } }] } }]);
       runIds.push(((await call(client, 'start_agent_run', { task: `recovery [script:${id}]`, approval: 'none', maxSteps: 500 })) as { runId: string }).runId);
     }
-    await until('every run to be a few steps in', 60_000, () => ids.every((id) => stack.model.requests(id).length >= 3));
+    await waitFor('every run to be a few steps in', () => ids.every((id) => stack.model.requests(id).length >= 3), 60_000);
 
     worker.child.kill('SIGKILL');
     const killedAt = performance.now();

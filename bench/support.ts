@@ -12,6 +12,9 @@ import { startModelServer, type ModelServer } from '../test/support/modelServer.
 import { startSinkServer, type SinkServer } from '../test/support/sinkServer.js';
 import { cliPath, repoRoot } from '../test/support/mcpStdio.js';
 import { freePort, startDevServer, type DevServer } from '../test/support/temporal.js';
+import { sleep, waitFor } from '../test/support/wait.js';
+
+export { sleep, waitFor };
 
 export const TOKEN = 'bench-token-0123456789abcdef';
 
@@ -86,12 +89,12 @@ export async function startHttpServer(env: Record<string, string>, extraArgs: st
   const port = await freePort();
   const server = spawnCli(['serve', '--transport', 'http', '--port', String(port), ...extraArgs], { ...env, DURABLE_AGENT_TOKEN: TOKEN });
   const wantWorker = !extraArgs.includes('--no-worker');
-  await until('the HTTP server to become healthy', 60_000, async () => {
+  await waitFor('the HTTP server to become healthy', async () => {
     const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
     if (!res) return false;
     const health = (await res.json().catch(() => ({}))) as { temporal?: string; worker?: string };
     return health.temporal === 'reachable' && (!wantWorker || health.worker === 'polling');
-  });
+  }, 60_000);
   return { ...server, port, url: new URL(`http://127.0.0.1:${port}/mcp`) };
 }
 
@@ -107,17 +110,6 @@ export async function call(client: Client, name: string, args: Record<string, un
   if (res.isError) throw new Error(`${name} failed: ${JSON.stringify(res.content)}`);
   return res.structuredContent as Record<string, unknown>;
 }
-
-/** Polls `check` every 100 ms until it holds; throws after `ms`. */
-export async function until(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface Percentiles {
   p50: number;

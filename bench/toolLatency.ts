@@ -2,7 +2,7 @@
 // called one at a time against a server with its own in-process worker.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { spawnServer } from '../test/support/mcpStdio.js';
-import { call, connectHttp, percentiles, startHttpServer, timed, until, type Percentiles, type Stack } from './support.js';
+import { call, connectHttp, percentiles, startHttpServer, timed, waitFor, type Percentiles, type Stack } from './support.js';
 
 const SAMPLES = 20;
 
@@ -46,7 +46,7 @@ async function measureOver(client: Client, stack: Stack, label: string): Promise
       runIds.push(runId);
     }
     for (const runId of runIds) {
-      await until(`${runId} to wait for approval`, 60_000, async () => (await call(client, 'get_run_status', { runId })).status === 'waiting_for_approval');
+      await waitFor(`${runId} to wait for approval`, async () => (await call(client, 'get_run_status', { runId })).status === 'waiting_for_approval', 60_000);
     }
     return runIds;
   };
