@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { buildConfig, parseArgs } from '../src/config.js';
+import { localPrincipal, type Caller } from '../src/server/principal.js';
 import { RunService } from '../src/server/runService.js';
 import { connectTemporal } from '../src/temporal/connect.js';
 import { startWorker } from '../src/worker/worker.js';
@@ -50,13 +51,14 @@ const config = buildConfig(parseArgs(['serve', '--no-service']), {
 const temporal = await connectTemporal(config);
 const worker = await startWorker(config, temporal);
 const runs = new RunService(config, () => Promise.resolve(temporal));
+const caller: Caller = { principal: localPrincipal(), client: 'record-histories' };
 
 const get = (path: string): Step => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}${path}` } }] });
 const post = (path: string): Step => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}${path}`, body: 'x' } }] });
 
 async function waitForApproval(runId: string, after?: string): Promise<string> {
   for (;;) {
-    const status = await runs.status(runId);
+    const status = await runs.status(runId, caller);
     const first = status.pendingApprovals.find((p) => p.approvalId !== after);
     if (first) return first.approvalId;
     await new Promise((r) => setTimeout(r, 100));
@@ -76,19 +78,19 @@ const scenarios: Scenario[] = [
   {
     name: 'approved-write',
     steps: [post('/approved'), { content: 'written' }],
-    drive: async (runId) => void (await runs.approve(runId, await waitForApproval(runId), 'approve', 'looks right')),
+    drive: async (runId) => void (await runs.approve(runId, await waitForApproval(runId), 'approve', 'looks right', caller)),
   },
   {
     name: 'rejected-write',
     steps: [post('/rejected'), { content: 'not written' }],
-    drive: async (runId) => void (await runs.approve(runId, await waitForApproval(runId), 'reject', 'not now')),
+    drive: async (runId) => void (await runs.approve(runId, await waitForApproval(runId), 'reject', 'not now', caller)),
   },
   {
     name: 'cancelled',
     steps: [post('/cancelled'), { content: 'never' }],
     drive: async (runId) => {
       await waitForApproval(runId);
-      await runs.cancel(runId);
+      await runs.cancel(runId, caller);
     },
   },
   {
@@ -107,10 +109,10 @@ const scenarios: Scenario[] = [
     ],
     start: { maxTokens: 1_000_000 },
     drive: async (runId) => {
-      await runs.sendMessage(runId, 'a message from the caller');
+      await runs.sendMessage(runId, 'a message from the caller', caller);
       const first = await waitForApproval(runId);
-      await runs.approve(runId, first, 'approve');
-      await runs.approve(runId, await waitForApproval(runId, first), 'approve');
+      await runs.approve(runId, first, 'approve', undefined, caller);
+      await runs.approve(runId, await waitForApproval(runId, first), 'approve', undefined, caller);
     },
   },
   { name: 'continue-as-new', steps: [...Array.from({ length: 12 }, (_, i) => get(`/can-${i}`)), { content: 'twelve steps later' }], start: { approval: 'none', maxSteps: 20 } },
@@ -120,9 +122,9 @@ mkdirSync(outDir, { recursive: true });
 try {
   for (const scenario of scenarios) {
     model.script(scenario.name, scenario.steps);
-    const { runId } = await runs.start({ task: `${scenario.name} [script:${scenario.name}]`, ...scenario.start });
+    const { runId } = await runs.start({ task: `${scenario.name} [script:${scenario.name}]`, ...scenario.start }, caller);
     await scenario.drive?.(runId);
-    const final = await runs.result(runId, 60);
+    const final = await runs.result(runId, 60, caller);
     // Every execution of the run (continue-as-new makes several), oldest first.
     const executions = [];
     for await (const e of temporal.client.workflow.list({ query: `WorkflowId = '${runId}'` })) executions.push(e);

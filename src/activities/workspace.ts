@@ -2,7 +2,8 @@
 // Absolute paths, `..` escapes and symlinks that lead outside are refused with an observation the
 // model can act on. Writes replace the whole file through a rename, so a retried write (after a
 // crash) leaves the same content, never a doubled one.
-import { mkdir, readdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
@@ -12,6 +13,21 @@ export const WORKSPACE_READ_MAX_CHARS = 64 * 1024;
 const LIST_MAX_ENTRIES = 1000;
 
 class Refused extends Error {}
+
+const PATH_ERRORS: Record<string, string> = {
+  ENAMETOOLONG: 'that path (or one of its names) is too long.',
+  ELOOP: 'that path has too many symbolic links.',
+  EINVAL: 'that path is not valid here.',
+  EACCES: 'permission denied for that path.',
+  EPERM: 'that operation is not permitted on that path.',
+  EEXIST: 'something else already exists at that path.',
+  ENOTEMPTY: 'that folder is not empty.',
+};
+
+/** A file with another name elsewhere (a hard link) could be outside the workspace: never touched. */
+function refuseHardLink(given: unknown, links: number): void {
+  if (links > 1) throw new Refused(`"${String(given)}" has ${links} hard links; files with more than one link are refused.`);
+}
 
 export interface WorkspaceToolInput {
   tool: string;
@@ -39,6 +55,9 @@ export function createWorkspaceTool(root: string | undefined) {
       if (code === 'ENOENT') return { ok: false, text: 'Error: no such file or folder in the workspace.' };
       if (code === 'EISDIR') return { ok: false, text: 'Error: that path is a folder; use workspace_list.' };
       if (code === 'ENOTDIR') return { ok: false, text: 'Error: that path is a file, not a folder.' };
+      // A path the file system will never accept: retrying cannot help, the model should hear it now.
+      const pathError = code ? PATH_ERRORS[code] : undefined;
+      if (pathError) return { ok: false, text: `Error: ${pathError}` };
       throw err; // I/O trouble: let Temporal retry
     }
   };
@@ -76,7 +95,18 @@ function within(root: string, path: string): boolean {
 async function read(root: string, args: Record<string, unknown>): Promise<ToolCallOutcome> {
   const file = await inside(root, args.path);
   const offset = typeof args.offset === 'number' && Number.isInteger(args.offset) && args.offset > 0 ? args.offset : 0;
-  const text = await readFile(file, 'utf8');
+  // Check what was opened, not the name: the file cannot be swapped between the check and the read.
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  let text: string;
+  try {
+    const info = await handle.stat();
+    if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (!info.isFile()) throw new Refused(`"${String(args.path)}" is not a regular file.`);
+    refuseHardLink(args.path, info.nlink);
+    text = await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
   const part = text.slice(offset, offset + WORKSPACE_READ_MAX_CHARS);
   const rest = text.length - offset - part.length;
   const more = rest > 0 ? `\n…[${rest} more chars; read on with offset ${offset + part.length}]` : '';
@@ -86,6 +116,11 @@ async function read(root: string, args: Record<string, unknown>): Promise<ToolCa
 async function write(root: string, args: Record<string, unknown>, idempotencyKey: string): Promise<ToolCallOutcome> {
   if (typeof args.content !== 'string') throw new Refused('"content" must be a string.');
   const file = await inside(root, args.path);
+  const existing = await lstat(file).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (existing?.isFile()) refuseHardLink(args.path, existing.nlink);
   await mkdir(dirname(file), { recursive: true });
   // Write a temp file named after the call, then rename: readers never see half a file.
   const temp = `${file}.${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 12)}.tmp`;

@@ -1,6 +1,8 @@
 // Who is calling. Over HTTP with --tokens-file it is the name the caller's token maps to; over stdio,
 // without a token and with the one --token it is the local user, so those setups share one principal.
 import { userInfo } from 'node:os';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 
 /** What the MCP tools know about the caller of one request. */
 export interface Caller {
@@ -22,4 +24,12 @@ export function localPrincipal(): string {
     }
   }
   return cached;
+}
+
+/** The caller of one tool call: the HTTP layer puts the token's principal in `authInfo.clientId`. */
+export function callerOf(server: McpServer, extra: { authInfo?: AuthInfo | undefined }): Caller {
+  return {
+    principal: extra.authInfo?.clientId || localPrincipal(),
+    client: server.server.getClientVersion()?.name ?? 'unknown client',
+  };
 }

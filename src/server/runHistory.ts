@@ -8,6 +8,7 @@ import proto from '@temporalio/proto';
 import type { HttpToolResult, ModelCallResult } from '../activities/types.js';
 import type { ApprovalDecision } from '../shared/contract.js';
 import type { ToolCallOutcome } from '../shared/toolbox.js';
+import { redactText } from './redact.js';
 
 const EventType = proto.temporal.api.enums.v1.EventType;
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
@@ -41,7 +42,10 @@ export interface HistoryEntry {
   approvalId?: string;
   decision?: string;
   comment?: string;
+  /** Who decided, signalled or cancelled: the principal and the MCP client (older runs: the server's identity). */
   by?: string;
+  /** How a decision arrived, e.g. "approve_step". */
+  channel?: string;
   error?: string;
   usage?: { inputTokens: number; outputTokens: number };
 }
@@ -125,13 +129,15 @@ function timelineOf(events: HistoryEvent[], execution: number): HistoryEntry[] {
         const payload = first(attrs?.input?.payloads);
         if (attrs?.signalName === 'decide') {
           const d = payload as ApprovalDecision;
+          const decidedBy = d.by ?? by;
           add(event, {
             kind: 'approval',
             summary: `${d.approvalId} ${d.decision === 'approve' ? 'approved' : 'rejected'}${d.comment ? `: ${cut(d.comment)}` : ''}`,
             approvalId: d.approvalId,
             decision: d.decision,
             ...(d.comment ? { comment: d.comment } : {}),
-            ...(by ? { by } : {}),
+            ...(decidedBy ? { by: decidedBy } : {}),
+            ...(d.channel ? { channel: d.channel } : {}),
           });
         } else if (attrs?.signalName === 'message') {
           add(event, { kind: 'message', summary: `message from the caller: ${cut(String(payload))}`, ...(by ? { by } : {}) });
@@ -236,6 +242,8 @@ function failureText(failure: proto.temporal.api.failure.v1.IFailure | null | un
   return current?.message ?? failure?.message ?? 'unknown error';
 }
 
+/** Redacts before cutting, so a cut never leaves half a credential behind. */
 function cut(text: string, max = TEXT_MAX): string {
-  return text.length <= max ? text : `${text.slice(0, max)}…`;
+  const clean = redactText(text);
+  return clean.length <= max ? clean : `${clean.slice(0, max)}…`;
 }

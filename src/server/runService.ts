@@ -1,6 +1,6 @@
 // Everything the MCP tools do to runs, in Temporal terms: start a workflow, query, signal,
 // cancel, describe and list. Tools stay thin; this file owns the mapping.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   QueryRejectedError,
   WorkflowClient,
@@ -28,6 +28,9 @@ import {
 import { AGENT_TOOL_NAMES } from '../shared/agentTools.js';
 import { isMcpToolName, WORKSPACE_TOOL_NAMES } from '../shared/toolbox.js';
 import type { RunOutcome } from '../workflows/agentWorkflow.js';
+import { differingParameters, fingerprint, runIdForKey, type ParameterFingerprints } from './idempotency.js';
+import { localPrincipal, type Caller } from './principal.js';
+import { redactHistoryEntry, redactStatus } from './redact.js';
 import { runTimeline, type HistoryEntry } from './runHistory.js';
 import { UserError } from './toolResult.js';
 
@@ -72,7 +75,19 @@ interface RunMemo {
   /** The step the run is on; written by the workflow since patch `step-in-memo`. */
   agentStep?: number;
   parentRunId?: string;
+  /** The principal that started the run; absent on runs from before principals (the local one's). */
+  owner?: string;
+  /** Set when the run was started with an idempotencyKey: what a repeated key must match. */
+  params?: ParameterFingerprints;
 }
+
+/** Whose run it is: runs from before principals existed belong to the local principal. */
+function ownerOf(record: { owner?: string } | undefined): string {
+  return record?.owner ?? localPrincipal();
+}
+
+/** How many per-caller Temporal clients (they only differ in the identity history records) are kept. */
+const CALLER_CLIENTS_MAX = 100;
 
 const CLOSED_STATUS: Record<string, RunStatusName> = {
   COMPLETED: 'completed',
@@ -103,6 +118,8 @@ export class RunService {
   private openRunClient: WorkflowClient | undefined;
   /** Final statuses of closed runs, oldest first (a Map keeps insertion order). */
   private readonly closedStatuses = new Map<string, RunStatus>();
+  /** Clients whose identity names a caller, so history says who signalled or cancelled. */
+  private readonly callerClients = new Map<string, WorkflowClient>();
 
   /** `connect` is called lazily and again after a failure, so a Temporal outage never kills the server. */
   /**
@@ -123,6 +140,18 @@ export class RunService {
   private get openRunQueries(): WorkflowClient {
     if (!this.openRunClient) throw new Error('not connected to Temporal');
     return this.openRunClient;
+  }
+
+  /** A client that signs what it sends with the caller's principal and MCP client name. */
+  private clientFor(caller: Caller): WorkflowClient {
+    const identity = describeCaller(caller);
+    let client = this.callerClients.get(identity);
+    if (!client) {
+      client = new WorkflowClient({ connection: this.temporal.connection, namespace: this.temporal.namespace, identity });
+      this.callerClients.set(identity, client);
+      if (this.callerClients.size > CALLER_CLIENTS_MAX) this.callerClients.delete(this.callerClients.keys().next().value!);
+    }
+    return client;
   }
 
   private async ready(): Promise<void> {
@@ -151,7 +180,7 @@ export class RunService {
     }
   }
 
-  async start(params: StartParams): Promise<{ runId: string; status: RunStatusName; created: boolean }> {
+  async start(params: StartParams, caller: Caller): Promise<{ runId: string; status: RunStatusName; created: boolean }> {
     await this.ready();
     const tools = params.tools ?? ['*'];
     const unknown = tools.filter((t) => !isToolPattern(t));
@@ -173,10 +202,11 @@ export class RunService {
       timeoutSeconds: params.timeoutSeconds ?? 7 * 24 * 3600,
       approvalTimeoutSeconds: params.approvalTimeoutSeconds ?? this.config.approvalTimeoutSeconds,
       startedAt,
+      owner: caller.principal,
     };
-    const runId = params.idempotencyKey
-      ? `run-k-${createHash('sha256').update(params.idempotencyKey).digest('hex').slice(0, 32)}`
-      : `run-${randomUUID()}`;
+    const key = params.idempotencyKey;
+    const runId = key ? runIdForKey(caller.principal, key) : `run-${randomUUID()}`;
+    const paramPrints = fingerprint(params);
     const nonce = randomUUID();
     const memo: RunMemo = {
       task: params.task.slice(0, MEMO_TASK_CHARS),
@@ -184,6 +214,8 @@ export class RunService {
       maxSteps: input.maxSteps,
       agentStatus: 'running',
       startNonce: nonce,
+      owner: caller.principal,
+      ...(key ? { params: paramPrints } : {}),
     };
     try {
       await this.temporal.client.workflow.start(WORKFLOW_TYPE, {
@@ -196,23 +228,48 @@ export class RunService {
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        const existing = await this.status(runId);
-        return { runId, status: existing.status, created: false };
-      }
-      throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
-    if (!params.idempotencyKey) return { runId, status: 'running', created: true };
+    if (!key) return { runId, status: 'running', created: true };
     // USE_EXISTING answers the same way for a new and a running run: the memo tells whose start won.
-    const desc = await this.temporal.client.workflow.getHandle(runId).describe();
-    const created = (desc.memo as RunMemo | undefined)?.startNonce === nonce;
-    if (created) return { runId, status: 'running', created };
-    const existing = await this.status(runId);
-    return { runId, status: existing.status, created };
+    const { desc } = await this.describe(runId);
+    const existingMemo = (desc.memo ?? {}) as RunMemo;
+    if (existingMemo.startNonce === nonce) return { runId, status: 'running', created: true };
+    if (ownerOf(existingMemo) !== caller.principal) throw unknownRun(runId); // a hash collision; never another's run
+    // Runs started before fingerprints existed have none to compare: the key alone decides, as it did.
+    const differing = existingMemo.params ? differingParameters(existingMemo.params, paramPrints) : [];
+    if (differing.length) {
+      throw new UserError(
+        `idempotencyKey "${key}" was already used for run ${runId} with different parameters (${differing.join(', ')}). ` +
+          'Repeat the same parameters to get that run, or use a new key to start a new one.',
+      );
+    }
+    const existing = await this.readStatus(runId);
+    return { runId, status: existing.status, created: false };
   }
 
-  async status(runId: string): Promise<RunStatus> {
+  /** get_run_status: the run's status, if it is the caller's (another principal's run is unknown). */
+  async status(runId: string, caller: Caller): Promise<RunStatus> {
     await this.ready();
+    return this.present(await this.readStatus(runId), caller);
+  }
+
+  /** What a caller may see of a status: only its own runs, without the owner, credentials redacted. */
+  private present(status: RunStatus, caller: Caller): RunStatus {
+    if (ownerOf(status) !== caller.principal) throw unknownRun(status.runId);
+    const { owner: _owner, ...visible } = status;
+    return redactStatus(visible);
+  }
+
+  /** Throws "no such run" unless the described run is the caller's. */
+  private async describeOwned(runId: string, caller: Caller): Promise<{ handle: WorkflowHandle; desc: WorkflowExecutionDescription }> {
+    const found = await this.describe(runId);
+    if (ownerOf(found.desc.memo) !== caller.principal) throw unknownRun(runId);
+    return found;
+  }
+
+  /** The run's status with its owner, whoever asks. */
+  private async readStatus(runId: string): Promise<RunStatus> {
     const cached = this.closedStatuses.get(runId);
     if (cached) return cached;
     // An open run answers from its worker in one round trip; the server rejects the query at
@@ -290,10 +347,11 @@ export class RunService {
     runId: string,
     approvalId: string,
     decision: 'approve' | 'reject',
-    comment?: string,
+    comment: string | undefined,
+    caller: Caller,
   ): Promise<{ runId: string; approvalId: string; decision: 'approve' | 'reject'; status: RunStatusName }> {
     await this.ready();
-    const { handle, desc } = await this.describe(runId);
+    const { handle, desc } = await this.describeOwned(runId, caller);
     const closed = CLOSED_STATUS[desc.status.name];
     if (closed) {
       // Repeating a decision that was made is harmless even after the run closed.
@@ -318,7 +376,9 @@ export class RunService {
         throw new UserError(`Approval "${approvalId}" was already decided as "${lookup.decision}"; it cannot change.`);
       }
     } else {
-      await handle.signal(decideSignal, { approvalId, decision, ...(comment ? { comment } : {}) });
+      await this.clientFor(caller)
+        .getHandle(runId)
+        .signal(decideSignal, { approvalId, decision, ...(comment ? { comment } : {}), by: describeCaller(caller), channel: 'approve_step' });
     }
     const stillWaiting = lookup.pendingIds.some((id) => id !== approvalId);
     return { runId, approvalId, decision, status: stillWaiting ? 'waiting_for_approval' : 'running' };
@@ -349,9 +409,14 @@ export class RunService {
   }
 
   /** get_run_history: the run's timeline, a page at a time; the cursor is an index into it. */
-  async history(runId: string, cursor: string | undefined, limit = 50): Promise<{ runId: string; entries: HistoryEntry[]; nextCursor?: string }> {
+  async history(
+    runId: string,
+    cursor: string | undefined,
+    limit: number | undefined,
+    caller: Caller,
+  ): Promise<{ runId: string; entries: HistoryEntry[]; nextCursor?: string }> {
     await this.ready();
-    await this.describe(runId); // a clear error for an unknown runId
+    await this.describeOwned(runId, caller); // a clear error for an unknown runId (or another's)
     let start = 0;
     if (cursor !== undefined) {
       const decoded = Number(/^h(\d+)$/.exec(cursor)?.[1]);
@@ -359,35 +424,35 @@ export class RunService {
       start = decoded;
     }
     const timeline = await runTimeline(this.temporal.client, runId);
-    const entries = timeline.slice(start, start + limit);
+    const entries = timeline.slice(start, start + (limit ?? 50)).map(redactHistoryEntry);
     const next = start + entries.length;
     return next < timeline.length ? { runId, entries, nextCursor: `h${next}` } : { runId, entries };
   }
 
   /** send_message: guidance for a running agent, seen by the model before its next turn. */
-  async sendMessage(runId: string, message: string): Promise<{ runId: string; status: RunStatusName; delivered: true }> {
+  async sendMessage(runId: string, message: string, caller: Caller): Promise<{ runId: string; status: RunStatusName; delivered: true }> {
     await this.ready();
-    const { handle, desc } = await this.describe(runId);
+    const { desc } = await this.describeOwned(runId, caller);
     const closed = CLOSED_STATUS[desc.status.name];
     if (closed) throw new UserError(`Run ${runId} is ${closed}; it takes no more messages. Start a new run to continue the work.`);
-    await handle.signal(messageSignal, message);
+    await this.clientFor(caller).getHandle(runId).signal(messageSignal, message);
     const memo = (desc.memo ?? {}) as RunMemo;
     return { runId, status: memo.agentStatus ?? 'running', delivered: true };
   }
 
-  async cancel(runId: string): Promise<{ runId: string; status: RunStatusName }> {
+  async cancel(runId: string, caller: Caller): Promise<{ runId: string; status: RunStatusName }> {
     await this.ready();
-    const { handle, desc } = await this.describe(runId);
+    const { handle, desc } = await this.describeOwned(runId, caller);
     const closed = CLOSED_STATUS[desc.status.name];
     if (closed) return { runId, status: closed };
-    await handle.cancel();
+    await this.clientFor(caller).getHandle(runId).cancel();
     // Give the workflow a moment to wind down so the answer is the final status.
     await this.waitForClose(handle, 5_000);
     const status = CLOSED_STATUS[(await handle.describe()).status.name];
     return { runId, status: status ?? 'running' };
   }
 
-  async list(params: { status?: RunStatusName; limit?: number; cursor?: string }): Promise<{ runs: RunSummary[]; nextCursor?: string }> {
+  async list(params: { status?: RunStatusName; limit?: number; cursor?: string }, caller: Caller): Promise<{ runs: RunSummary[]; nextCursor?: string }> {
     await this.ready();
     const limit = params.limit ?? 20;
     const after = params.cursor ? decodeCursor(params.cursor) : undefined;
@@ -398,6 +463,7 @@ export class RunService {
     for await (const info of this.temporal.client.workflow.list({ query: clauses.join(' AND ') })) {
       if (++scanned > LIST_SCAN_LIMIT) break;
       const memo = (info.memo ?? {}) as RunMemo;
+      if (ownerOf(memo) !== caller.principal) continue;
       const closed = CLOSED_STATUS[info.status.name];
       const status: RunStatusName = closed ?? memo.agentStatus ?? 'running';
       if (params.status && status !== params.status) continue;
@@ -421,11 +487,16 @@ export class RunService {
   }
 
   /** Waits up to waitSeconds for the run to close, reporting progress, then returns its status. */
-  async result(runId: string, waitSeconds: number, onProgress?: (elapsed: number, status: RunStatusName) => Promise<void>): Promise<RunStatus> {
+  async result(
+    runId: string,
+    waitSeconds: number,
+    caller: Caller,
+    onProgress?: (elapsed: number, status: RunStatusName) => Promise<void>,
+  ): Promise<RunStatus> {
     await this.ready();
     const cached = this.closedStatuses.get(runId);
-    if (cached || waitSeconds <= 0) return cached ?? this.status(runId);
-    const handle = this.temporal.client.workflow.getHandle(runId);
+    if (cached || waitSeconds <= 0) return this.present(cached ?? (await this.readStatus(runId)), caller);
+    const { handle } = await this.describeOwned(runId, caller);
     const started = Date.now();
     const deadline = started + waitSeconds * 1000;
     let settled: Settled | undefined;
@@ -439,10 +510,10 @@ export class RunService {
         );
       }
     }
-    if (!settled) return this.status(runId);
+    if (!settled) return this.present(await this.readStatus(runId), caller);
     // Closed: the long poll already brought its result, so one describe (close time) completes the answer.
     const { desc } = await this.describe(runId);
-    return CLOSED_STATUS[desc.status.name] ? this.closedStatus(handle, desc, settled) : this.status(runId);
+    return this.present(CLOSED_STATUS[desc.status.name] ? await this.closedStatus(handle, desc, settled) : await this.readStatus(runId), caller);
   }
 
   /**
@@ -514,6 +585,7 @@ export class RunService {
       ...(note ? { error: note } : {}),
       startedAt,
       updatedAt: (desc.closeTime ?? desc.startTime).toISOString(),
+      ...(memo.owner ? { owner: memo.owner } : {}),
     };
   }
 }
@@ -532,6 +604,11 @@ async function settle(handle: WorkflowHandle): Promise<Settled> {
   } catch (error) {
     return { error };
   }
+}
+
+/** The identity Temporal records for what a caller signals or cancels (shown as `by` in the history). */
+function describeCaller(caller: Caller): string {
+  return `${caller.principal} via ${caller.client}`.slice(0, 200);
 }
 
 function unknownRun(runId: string): UserError {

@@ -65,6 +65,8 @@ export interface RunStatus {
   startedAt: string;
   updatedAt: string;
   closedAt?: string;
+  /** The principal that started the run (internal: the server checks it, callers never see it). */
+  owner?: string;
 }
 
 /** What the MCP server passes to a new run. Never carries secrets. */
@@ -83,6 +85,8 @@ export interface AgentRunInput {
   /** 0 (or absent) for a run a caller started; 1 and 2 for sub-agents. */
   depth?: number;
   parentRunId?: string;
+  /** The principal that started the run (absent on runs started before principals existed). */
+  owner?: string;
 }
 
 /** Chat messages as they travel between the workflow and the model activity. */
@@ -101,6 +105,10 @@ export interface ApprovalDecision {
   approvalId: string;
   decision: 'approve' | 'reject';
   comment?: string;
+  /** Who decided: the principal and the MCP client's name (for the history; the workflow ignores it). */
+  by?: string;
+  /** Through which channel the decision came, e.g. "approve_step". */
+  channel?: string;
 }
 
 /** Answer of the `approval` query: lets the server reject unknown ids before it signals. */

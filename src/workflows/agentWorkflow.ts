@@ -85,6 +85,8 @@ export const PATCHES = {
   stepInMemo: 'step-in-memo',
   /** v3: a run asks the worker for its toolbox (workspace, MCP servers) before the first turn. */
   toolbox: 'toolbox',
+  /** A sub-agent gets at most the parent's remaining steps and tokens, and its usage counts in the parent's. */
+  delegateBudget: 'delegate-budget',
 } as const;
 
 // A regular activity, not a local one: a local activity's marker between two patch markers of one
@@ -162,6 +164,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     ...(input.parentRunId ? { parentRunId: input.parentRunId } : {}),
     startedAt: input.startedAt,
     updatedAt,
+    ...(input.owner ? { owner: input.owner } : {}),
     ...extra,
   });
 
@@ -379,6 +382,19 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     if (maxSteps !== undefined && (typeof maxSteps !== 'number' || !Number.isInteger(maxSteps) || maxSteps < 1 || maxSteps > DELEGATE_MAX_STEPS)) {
       return observe(call.name, parsed.args, false, `Error: "maxSteps" must be a whole number from 1 to ${DELEGATE_MAX_STEPS}.`);
     }
+    // A sub-agent spends from this run's budget, never beyond it.
+    const budgeted = patched(PATCHES.delegateBudget);
+    let childMaxSteps = typeof maxSteps === 'number' ? maxSteps : 10;
+    let childMaxTokens: number | undefined;
+    if (budgeted) {
+      const stepsLeft = input.maxSteps - step;
+      if (stepsLeft < 1) return observe(call.name, parsed.args, false, 'Not delegated: this run has no model turns (maxSteps) left to give a sub-agent.');
+      childMaxSteps = Math.min(childMaxSteps, stepsLeft);
+      if (input.maxTokens !== undefined) {
+        childMaxTokens = input.maxTokens - usage.inputTokens - usage.outputTokens;
+        if (childMaxTokens < 1) return observe(call.name, parsed.args, false, 'Not delegated: this run has no tokens (maxTokens) left to give a sub-agent.');
+      }
+    }
     const refusal = await gate(callId, call.name, parsed.args, `delegate: ${task.slice(0, 200)}`, false);
     if (refusal) return observe(call.name, parsed.args, false, refusal);
     const remainingSeconds = Math.floor((deadlineMs - nowMs()) / 1000);
@@ -393,12 +409,14 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
       model: input.model,
       tools: childTools,
       approval: input.approval,
-      maxSteps: typeof maxSteps === 'number' ? maxSteps : 10,
+      maxSteps: childMaxSteps,
+      ...(childMaxTokens !== undefined ? { maxTokens: childMaxTokens } : {}),
       timeoutSeconds: remainingSeconds,
       approvalTimeoutSeconds: input.approvalTimeoutSeconds,
       startedAt,
       depth: depth + 1,
       parentRunId: runId,
+      ...(input.owner ? { owner: input.owner } : {}),
     };
     const child: ChildRun = { runId: childId, task: task.slice(0, 200), status: 'running' };
     children.push(child);
@@ -408,12 +426,20 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
       const handle = await startChild(agentWorkflow, {
         workflowId: childId,
         args: [childInput],
-        memo: { task: task.slice(0, 500), startedAt, maxSteps: childInput.maxSteps, agentStatus: 'running', parentRunId: runId },
+        memo: {
+          task: task.slice(0, 500),
+          startedAt,
+          maxSteps: childInput.maxSteps,
+          agentStatus: 'running',
+          parentRunId: runId,
+          ...(input.owner ? { owner: input.owner } : {}),
+        },
         workflowExecutionTimeout: `${remainingSeconds} seconds`,
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       });
       const outcome = await handle.result();
       child.status = outcome.status;
+      if (budgeted) spentBySubAgent(outcome.snapshot);
       touch();
       return observe(call.name, parsed.args, true, `Sub-agent ${childId} finished. Its answer:\n${outcome.result ?? ''}`);
     } catch (err) {
@@ -423,9 +449,20 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
         throw err; // this run is being cancelled; the sub-agent is cancelled with it
       }
       child.status = isCancellation(err) ? 'cancelled' : 'failed';
+      if (budgeted) spentBySubAgent(failureSnapshot(err));
       touch();
       return observe(call.name, parsed.args, false, `Error: sub-agent ${childId} did not finish: ${describeFailure(err)}`);
     }
+  }
+
+  /** A sub-agent's turns and tokens count in this run's usage and budget. */
+  function spentBySubAgent(childStatus: RunStatus | undefined): void {
+    if (!childStatus) return;
+    step += childStatus.step;
+    usage.llmCalls += childStatus.usage.llmCalls;
+    usage.toolCalls += childStatus.usage.toolCalls;
+    usage.inputTokens += childStatus.usage.inputTokens;
+    usage.outputTokens += childStatus.usage.outputTokens;
   }
 
   /** Waits for a human when the run's approval mode asks for it; the reason it may not run, if any. */
@@ -502,6 +539,15 @@ function initialMessages(input: AgentRunInput): ChatMessage[] {
 /** Whether the run's tool patterns can match anything the worker offers beyond http_request. */
 function wantsToolbox(patterns: readonly string[]): boolean {
   return patterns.some((p) => p === '*' || WORKSPACE_TOOL_NAMES.includes(p) || isMcpToolName(p));
+}
+
+/** The status snapshot a failed run attaches to its failure (see `fail`), if any. */
+function failureSnapshot(err: unknown): RunStatus | undefined {
+  let current: unknown = err;
+  while ((current instanceof ActivityFailure || current instanceof ChildWorkflowFailure) && current.cause) current = current.cause;
+  const details = current instanceof ApplicationFailure ? current.details : undefined;
+  const first: unknown = details?.[0];
+  return typeof first === 'object' && first !== null && 'usage' in first && 'step' in first ? (first as RunStatus) : undefined;
 }
 
 /** The innermost cause's message, so a run's error names what really went wrong. */

@@ -1,5 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { callerOf } from '../principal.js';
 import type { RunService } from '../runService.js';
 import { runIdField, RunStatusNameSchema } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
@@ -27,7 +28,7 @@ export function registerApproveStep(server: McpServer, runs: RunService): void {
       }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     },
-    ({ runId, approvalId, decision, comment }) =>
-      guard('approve_step', async () => ok(await runs.approve(runId, approvalId, decision, comment))),
+    ({ runId, approvalId, decision, comment }, extra) =>
+      guard('approve_step', async () => ok(await runs.approve(runId, approvalId, decision, comment, callerOf(server, extra)))),
   );
 }

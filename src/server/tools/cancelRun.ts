@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { log } from '../../log.js';
+import { callerOf } from '../principal.js';
 import type { RunService } from '../runService.js';
 import { runIdField, RunStatusNameSchema } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
@@ -20,10 +21,10 @@ export function registerCancelRun(server: McpServer, runs: RunService): void {
       outputSchema: z.object({ runId: z.string(), status: RunStatusNameSchema }),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
-    ({ runId, reason }) =>
+    ({ runId, reason }, extra) =>
       guard('cancel_run', async () => {
         log.info('cancel requested', { runId, ...(reason ? { reason } : {}) });
-        return ok(await runs.cancel(runId));
+        return ok(await runs.cancel(runId, callerOf(server, extra)));
       }),
   );
 }

@@ -1,5 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { callerOf } from '../principal.js';
 import type { RunService } from '../runService.js';
 import { runIdField } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
@@ -19,6 +20,7 @@ const HistoryEntrySchema = z.object({
   decision: z.string().optional(),
   comment: z.string().optional(),
   by: z.string().optional(),
+  channel: z.string().optional(),
   error: z.string().optional(),
   usage: z.object({ inputTokens: z.number(), outputTokens: z.number() }).optional(),
 });
@@ -40,6 +42,7 @@ export function registerGetRunHistory(server: McpServer, runs: RunService): void
       outputSchema: z.object({ runId: z.string(), entries: z.array(HistoryEntrySchema), nextCursor: z.string().optional() }),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    ({ runId, cursor, limit }) => guard('get_run_history', async () => ok(await runs.history(runId, cursor, limit))),
+    ({ runId, cursor, limit }, extra) =>
+      guard('get_run_history', async () => ok(await runs.history(runId, cursor, limit, callerOf(server, extra)))),
   );
 }

@@ -1,5 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { callerOf } from '../principal.js';
 import type { RunService } from '../runService.js';
 import { runIdField, RunStatusSchema } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
@@ -32,7 +33,7 @@ export function registerGetRunResult(server: McpServer, runs: RunService): void 
                   method: 'notifications/progress',
                   params: { progressToken: token, progress: Math.round(elapsed), total: wait, message: `run is ${status}` },
                 });
-        return ok(await runs.result(runId, wait, onProgress));
+        return ok(await runs.result(runId, wait, callerOf(server, extra), onProgress));
       }),
   );
 }

@@ -1,5 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { callerOf } from '../principal.js';
 import type { RunService } from '../runService.js';
 import { runIdField, RunStatusSchema } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
@@ -17,6 +18,6 @@ export function registerGetRunStatus(server: McpServer, runs: RunService): void 
       outputSchema: RunStatusSchema,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    ({ runId }) => guard('get_run_status', async () => ok(await runs.status(runId))),
+    ({ runId }, extra) => guard('get_run_status', async () => ok(await runs.status(runId, callerOf(server, extra)))),
   );
 }

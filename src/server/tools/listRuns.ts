@@ -1,5 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { callerOf } from '../principal.js';
 import type { RunService } from '../runService.js';
 import { RunStatusNameSchema } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
@@ -32,6 +33,6 @@ export function registerListRuns(server: McpServer, runs: RunService): void {
       }),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    (args) => guard('list_runs', async () => ok(await runs.list(args))),
+    (args, extra) => guard('list_runs', async () => ok(await runs.list(args, callerOf(server, extra)))),
   );
 }

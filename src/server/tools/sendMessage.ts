@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { MESSAGE_MAX_CHARS } from '../../shared/contract.js';
+import { callerOf } from '../principal.js';
 import type { RunService } from '../runService.js';
 import { runIdField, RunStatusNameSchema } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
@@ -20,6 +21,7 @@ export function registerSendMessage(server: McpServer, runs: RunService): void {
       outputSchema: z.object({ runId: z.string(), status: RunStatusNameSchema, delivered: z.literal(true) }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    ({ runId, message }) => guard('send_message', async () => ok(await runs.sendMessage(runId, message))),
+    ({ runId, message }, extra) =>
+      guard('send_message', async () => ok(await runs.sendMessage(runId, message, callerOf(server, extra)))),
   );
 }

@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { AGENT_TOOL_NAMES } from '../../shared/agentTools.js';
 import { WORKSPACE_TOOL_NAMES } from '../../shared/toolbox.js';
+import { callerOf } from '../principal.js';
 import type { RunService } from '../runService.js';
 import { RunStatusNameSchema } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
@@ -58,6 +59,6 @@ export function registerStartAgentRun(server: McpServer, runs: RunService): void
       outputSchema: z.object({ runId: z.string(), status: RunStatusNameSchema, created: z.boolean() }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     },
-    (args) => guard('start_agent_run', async () => ok(await runs.start(args))),
+    (args, extra) => guard('start_agent_run', async () => ok(await runs.start(args, callerOf(server, extra)))),
   );
 }
