@@ -115,10 +115,17 @@ const scenarios: Scenario[] = [
       await runs.approve(runId, await waitForApproval(runId, first), 'approve', undefined, caller);
     },
   },
+  {
+    // A sub-agent within the parent's budget (patch delegate-budget); its own script answers at once.
+    name: 'delegate',
+    steps: [{ toolCalls: [{ name: 'delegate', arguments: { task: 'sub-task [script:delegate-child]', maxSteps: 3 } }] }, { content: 'parent done' }],
+    start: { approval: 'none', maxTokens: 1_000_000 },
+  },
   { name: 'continue-as-new', steps: [...Array.from({ length: 12 }, (_, i) => get(`/can-${i}`)), { content: 'twelve steps later' }], start: { approval: 'none', maxSteps: 20 } },
 ];
 
 mkdirSync(outDir, { recursive: true });
+model.script('delegate-child', [{ content: 'the sub-agent\'s answer' }]);
 try {
   for (const scenario of scenarios) {
     model.script(scenario.name, scenario.steps);

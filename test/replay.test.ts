@@ -27,6 +27,19 @@ function load(file: string): HistoryJson {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as HistoryJson;
 }
 
+/**
+ * The run's workflow id, where the history reveals it: a sub-agent's id is derived from its parent's
+ * (`<runId>.sub-<call>`), so a history that started one replays only under its own id.
+ */
+function workflowIdOf(history: HistoryJson, fallback: string): string {
+  for (const e of history.events) {
+    const child = e.startChildWorkflowExecutionInitiatedEventAttributes as { workflowId?: string } | undefined;
+    const id = child?.workflowId ? /^(.*)\.sub-[^.]+$/.exec(child.workflowId)?.[1] : undefined;
+    if (id) return id;
+  }
+  return fallback;
+}
+
 const labels = fs.readdirSync(historiesDir).filter((d) => fs.statSync(path.join(historiesDir, d)).isDirectory()).sort();
 
 describe('replay of recorded histories against the current workflow code', () => {
@@ -41,7 +54,8 @@ describe('replay of recorded histories against the current workflow code', () =>
     const dir = path.join(historiesDir, label);
     for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
       it(`${label}/${file} replays`, async () => {
-        await Worker.runReplayHistory(replayOptions, load(path.join(dir, file)), `${label}/${file}`);
+        const history = load(path.join(dir, file));
+        await Worker.runReplayHistory(replayOptions, history, workflowIdOf(history, `${label}/${file}`));
       });
     }
   }
