@@ -19,6 +19,7 @@ import {
   type AddressKind,
   type HttpPolicy,
 } from '../src/activities/addressPolicy.js';
+import { guardedLookup, RequestRefused } from '../src/activities/httpRequest.js';
 import { buildConfig, ConfigError, parseArgs } from '../src/config.js';
 import { isDressedWrite, isWriteCall, summarizeCall, type HttpRequestArgs } from '../src/shared/agentTools.js';
 import { isCredentialHeader } from '../src/shared/credentials.js';
@@ -305,6 +306,40 @@ describe('--http-allow and --http-deny', () => {
       assert.match(checkDestination(deny, host) ?? '', /denied by --http-deny/, host);
     }
     assert.equal(checkDestination(deny, '8.8.4.4'), undefined);
+  });
+});
+
+describe('the lookup every connection uses', () => {
+  type Answer = Array<{ address: string; family: 4 | 6 }>;
+  /** Runs the guard over a resolver that answers `answer` (what DNS, or a rebinding attacker, says). */
+  function lookUp(p: HttpPolicy, host: string, answer: Answer, all: boolean): Promise<{ err: Error | null; result: unknown }> {
+    const lookup = guardedLookup(p, (_name, _opts, cb) => cb(null, answer));
+    return new Promise((resolve) => {
+      lookup(host, { all }, (err: Error | null, address: unknown, family?: number) =>
+        resolve({ err, result: all ? address : { address, family } }));
+    });
+  }
+
+  it('refuses a name if any address it resolves to is refused (mixed answers, rebinding)', async () => {
+    for (const all of [true, false]) {
+      const mixed = await lookUp(DEFAULT, 'evil.example.com', [{ address: '93.184.216.34', family: 4 }, { address: '127.0.0.1', family: 4 }], all);
+      assert.ok(mixed.err instanceof RequestRefused, `all=${all}`);
+      assert.match(mixed.err.message, /^evil\.example\.com \(127\.0\.0\.1\) is a loopback address/);
+      const v6 = await lookUp(DEFAULT, 'evil.example.com', [{ address: '::ffff:169.254.169.254', family: 6 }], all);
+      assert.match(v6.err?.message ?? '', /refuses it always/);
+      const fine = await lookUp(DEFAULT, 'example.com', [{ address: '93.184.216.34', family: 4 }, { address: '2606:2800:220:1::1', family: 6 }], all);
+      assert.equal(fine.err, null);
+      assert.deepEqual(fine.result, all ? [{ address: '93.184.216.34', family: 4 }, { address: '2606:2800:220:1::1', family: 6 }] : { address: '93.184.216.34', family: 4 });
+    }
+    const allowed = await lookUp(policy(['*.corp']), 'db.corp', [{ address: '10.0.0.5', family: 4 }], true);
+    assert.equal(allowed.err, null, 'a host pattern opens what its names resolve to');
+  });
+
+  it('localhost names are answered 127.0.0.1 without asking DNS', async () => {
+    const lookup = guardedLookup(policy(['127.0.0.1']), () => assert.fail('DNS was asked'));
+    const result = await new Promise<unknown>((resolve, reject) =>
+      lookup('localhost.', { all: true }, (err: Error | null, addresses: unknown) => (err ? reject(err) : resolve(addresses))));
+    assert.deepEqual(result, [{ address: '127.0.0.1', family: 4 }]);
   });
 });
 

@@ -3,7 +3,7 @@
 // DNS returns for it (the lookup the connection itself uses, so rebinding does not help). It caps
 // what it reads and sends a stable Idempotency-Key so a retried write is recognisable.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
@@ -21,9 +21,12 @@ const MAX_HEADERS = 50;
 const MAX_HEADER_VALUE = 1024;
 
 /** A destination the policy refuses; never retried. */
-class RequestRefused extends Error {}
+export class RequestRefused extends Error {}
 
-function guardedLookup(policy: HttpPolicy): LookupFunction {
+type Resolve = (hostname: string, options: LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
+/** The lookup every connection uses: it refuses a name if any address DNS returns for it is refused. */
+export function guardedLookup(policy: HttpPolicy, resolve: Resolve = dnsLookup): LookupFunction {
   return (hostname, options, callback) => {
     const answer = (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 4);
@@ -39,7 +42,7 @@ function guardedLookup(policy: HttpPolicy): LookupFunction {
     };
     // localhost names are loopback by definition (RFC 6761); DNS is not asked.
     if (isLocalhostName(hostname)) return answer(null, [{ address: LOCALHOST, family: 4 }]);
-    dnsLookup(hostname, { ...options, all: true }, answer);
+    resolve(hostname, { ...options, all: true }, answer);
   };
 }
 
@@ -56,14 +59,14 @@ export function createHttpRequest(policy: HttpPolicy) {
       let body = input.args.body;
       let headers: Record<string, string> = { ...(input.args.headers ?? {}) };
       for (let hop = 0; ; hop++) {
+        const at = hop > 0 ? `redirect to ${url.href}: ` : '';
         const refusal = checkDestination(policy, url.hostname);
-        if (refusal) throw new RequestRefused(refusal);
+        if (refusal) throw new RequestRefused(at + refusal);
         let response: HttpToolResult;
         try {
           response = await send(url, method, headers, input.idempotencyKey, body, lookup, ctx.cancellationSignal);
         } catch (err) {
-          if (err instanceof RequestRefused && hop > 0) throw new RequestRefused(`redirect to ${url.href}: ${err.message}`);
-          throw err;
+          throw err instanceof RequestRefused ? new RequestRefused(at + err.message) : err;
         }
         const location = response.headers['location'];
         if (response.status < 300 || response.status >= 400 || !location || hop >= MAX_REDIRECTS) {
