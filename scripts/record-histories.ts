@@ -46,6 +46,7 @@ const config = buildConfig(parseArgs(['serve', '--no-service']), {
   DURABLE_AGENT_MODEL: 'record-model',
   DURABLE_AGENT_TASK_QUEUE: 'record-histories',
   DURABLE_AGENT_HOME: join(dev.dir, 'home'),
+  DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1', // the sink is on loopback, which http_request refuses by default
 });
 const temporal = await connectTemporal(config);
 const worker = await startWorker(config, temporal);
