@@ -3,6 +3,7 @@
 // (b) as a plain in-process loop calling the very same activity functions, interleaved a/b/a/b.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createCallModel } from '../src/activities/callModel.js';
+import { NO_RULES, parseHttpRules } from '../src/activities/addressPolicy.js';
 import { createHttpRequest } from '../src/activities/httpRequest.js';
 import type { ModelCallResult } from '../src/activities/types.js';
 import { AGENT_TOOLS, parseHttpRequestArgs } from '../src/shared/agentTools.js';
@@ -44,7 +45,7 @@ export async function measureDurabilityTax(stack: Stack): Promise<TaxResult> {
 
   // The same activity functions the worker runs, called directly, each in an activity context of its own.
   const callModel = createCallModel({ baseURL: stack.model.baseUrl, apiKey: 'bench' });
-  const httpRequest = createHttpRequest({ allow: [], deny: [] });
+  const httpRequest = createHttpRequest({ allow: parseHttpRules(['127.0.0.1']), deny: NO_RULES });
   const plain = async (id: string): Promise<number> => {
     script(id);
     const t0 = performance.now();

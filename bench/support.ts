@@ -50,6 +50,7 @@ export async function startStack(): Promise<Stack> {
         DURABLE_AGENT_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'da-bench-')),
         DURABLE_AGENT_TASK_QUEUE: taskQueue,
         DURABLE_AGENT_LOG_LEVEL: 'warn',
+        DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1', // the sink is on loopback, which http_request refuses by default
         ...extra,
       };
     },

@@ -1,6 +1,6 @@
 // Records event histories of real runs for the replay test (test/replay.test.ts).
 //
-//   npm run record-histories -- <label>      writes test/histories/<label>/<scenario>.json
+//   npm run record-histories -- <label> [scenario…]   writes test/histories/<label>/<scenario>.json
 //
 // Each scenario runs through the real start/approve/cancel path (RunService) on a fresh Temporal
 // dev server, with an in-process worker, the scripted model server and the sink. Keep the
@@ -47,6 +47,7 @@ const config = buildConfig(parseArgs(['serve', '--no-service']), {
   DURABLE_AGENT_MODEL: 'record-model',
   DURABLE_AGENT_TASK_QUEUE: 'record-histories',
   DURABLE_AGENT_HOME: join(dev.dir, 'home'),
+  DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1', // the sink is on loopback, which http_request refuses by default
 });
 const temporal = await connectTemporal(config);
 const worker = await startWorker(config, temporal);
@@ -121,13 +122,32 @@ const scenarios: Scenario[] = [
     steps: [{ toolCalls: [{ name: 'delegate', arguments: { task: 'sub-task [script:delegate-child]', maxSteps: 3 } }] }, { content: 'parent done' }],
     start: { approval: 'none', maxTokens: 1_000_000 },
   },
+  {
+    name: 'dressed-write',
+    steps: [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/dressed`, headers: { 'X-HTTP-Method-Override': 'DELETE' } } }] },
+      { content: 'deleted' },
+    ],
+    // Gated since the dressed-writes patch; before it the call ran at once, so either may happen.
+    drive: async (runId) => {
+      for (;;) {
+        const status = await runs.status(runId, caller);
+        const first = status.pendingApprovals[0];
+        if (first) return void (await runs.approve(runId, first.approvalId, 'approve', undefined, caller));
+        if (status.status !== 'running') return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+  },
   { name: 'continue-as-new', steps: [...Array.from({ length: 12 }, (_, i) => get(`/can-${i}`)), { content: 'twelve steps later' }], start: { approval: 'none', maxSteps: 20 } },
 ];
 
+/** Scenario names after the label record only those. */
+const only = process.argv.slice(3);
 mkdirSync(outDir, { recursive: true });
 model.script('delegate-child', [{ content: 'the sub-agent\'s answer' }]);
 try {
-  for (const scenario of scenarios) {
+  for (const scenario of scenarios.filter((s) => !only.length || only.includes(s.name))) {
     model.script(scenario.name, scenario.steps);
     const { runId } = await runs.start({ task: `${scenario.name} [script:${scenario.name}]`, ...scenario.start }, caller);
     await scenario.drive?.(runId);

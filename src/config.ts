@@ -2,6 +2,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseHttpRules, type HttpRules } from './activities/addressPolicy.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -9,6 +10,16 @@ const csv = z
   .string()
   .optional()
   .transform((s) => (s ? s.split(',').map((p) => p.trim()).filter(Boolean) : []));
+
+/** --http-allow / --http-deny: host patterns, IPs and CIDRs, checked and parsed once here. */
+const httpRules = csv.transform((entries, ctx): HttpRules => {
+  try {
+    return parseHttpRules(entries);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+    return z.NEVER;
+  }
+});
 
 const portNumber = z.coerce.number().int().min(1).max(65535);
 const booleanFlag = z
@@ -41,8 +52,8 @@ export const ConfigSchema = z.object({
   temporalAddress: z.string().min(1).optional(),
   temporalCliPath: z.string().min(1).optional(),
   noWorker: booleanFlag,
-  httpAllow: csv,
-  httpDeny: csv,
+  httpAllow: httpRules,
+  httpDeny: httpRules,
   approvalTimeoutSeconds: z.coerce.number().int().min(1).max(365 * 24 * 3600),
   maxConcurrentActivities: z.coerce.number().int().min(1).max(10_000),
   maxCachedWorkflows: z.coerce.number().int().min(0).max(100_000).optional(),
@@ -68,8 +79,8 @@ export const FLAGS = [
   { flag: 'no-worker', env: 'DURABLE_AGENT_NO_WORKER', def: undefined, help: 'do not run a worker in this process', boolean: true },
   { flag: 'no-service', env: 'DURABLE_AGENT_NO_SERVICE', def: undefined, help: 'stdio: keep everything in this process (no background service)', boolean: true },
   { flag: 'idle-shutdown', env: 'DURABLE_AGENT_IDLE_SHUTDOWN', def: '900', help: 'seconds the background service idles (no open run, no client) before it stops' },
-  { flag: 'http-allow', env: 'DURABLE_AGENT_HTTP_ALLOW', def: undefined, help: 'hosts http_request may reach, e.g. api.example.com,*.corp' },
-  { flag: 'http-deny', env: 'DURABLE_AGENT_HTTP_DENY', def: undefined, help: 'hosts http_request must not reach' },
+  { flag: 'http-allow', env: 'DURABLE_AGENT_HTTP_ALLOW', def: undefined, help: 'what http_request may reach besides public addresses: hosts (api.example.com, *.corp), IPs, CIDRs (127.0.0.0/8); a host pattern here also limits it to the list' },
+  { flag: 'http-deny', env: 'DURABLE_AGENT_HTTP_DENY', def: undefined, help: 'hosts, IPs and CIDRs http_request must not reach (wins over --http-allow)' },
   { flag: 'approval-timeout', env: 'DURABLE_AGENT_APPROVAL_TIMEOUT', def: '86400', help: 'seconds a call waits for approval' },
   { flag: 'max-concurrent-activities', env: 'DURABLE_AGENT_MAX_CONCURRENT_ACTIVITIES', def: '100', help: 'worker: model and tool calls run at once' },
   { flag: 'max-cached-workflows', env: 'DURABLE_AGENT_MAX_CACHED_WORKFLOWS', def: undefined, help: 'worker: runs kept in memory between steps (default: sized from RAM)' },

@@ -42,6 +42,7 @@ describe('agent loop semantics (e2e)', { timeout: 10 * 60_000 }, () => {
         DURABLE_AGENT_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'da-home-')),
         DURABLE_AGENT_NO_SERVICE: '1', // in-process mode; test/service.test.ts covers the background service
         DURABLE_AGENT_TASK_QUEUE: `agent-${process.pid}`,
+        DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1', // the sink is on loopback, which http_request refuses by default
       },
     });
   });

@@ -22,7 +22,12 @@ describe('crash matrix in service mode (SIGKILL real processes)', { timeout: 12 
 
   before(async () => {
     [model, sink] = await Promise.all([startModelServer(), startSinkServer()]);
-    home = new ServiceHome(() => ({ OPENAI_BASE_URL: model.baseUrl, OPENAI_API_KEY: 'test-key', DURABLE_AGENT_MODEL: 'test-model' }));
+    home = new ServiceHome(() => ({
+      OPENAI_BASE_URL: model.baseUrl,
+      OPENAI_API_KEY: 'test-key',
+      DURABLE_AGENT_MODEL: 'test-model',
+      DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1', // the sink is on loopback, which http_request refuses by default
+    }));
   });
   after(async () => {
     for (const w of extraWorkers) w.kill('SIGKILL');

@@ -30,6 +30,7 @@ describe('crash matrix (SIGKILL real processes)', { timeout: 15 * 60_000 }, () =
     DURABLE_AGENT_MODEL: 'test-model',
     DURABLE_AGENT_HOME: home,
     DURABLE_AGENT_TASK_QUEUE: `crash-${process.pid}`,
+    DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1', // the sink is on loopback, which http_request refuses by default
   });
 
   /** Each worker's stderr, so a test can see which worker ran what (at debug level). */

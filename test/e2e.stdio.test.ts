@@ -149,7 +149,8 @@ describe('durable-agent-mcp over stdio (e2e)', { timeout: 15 * 60_000 }, () => {
         DURABLE_AGENT_HOME: home,
         DURABLE_AGENT_NO_SERVICE: '1', // in-process mode; test/service.test.ts covers the background service
         DURABLE_AGENT_TASK_QUEUE: `e2e-stdio-${uniq}`,
-        DURABLE_AGENT_HTTP_ALLOW: undefined,
+        // Pinned, not inherited from the developer's shell; loopback opened because the sink is there.
+        DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1',
         DURABLE_AGENT_HTTP_DENY: undefined,
       },
     });

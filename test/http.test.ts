@@ -43,6 +43,7 @@ describe('Streamable HTTP transport', { timeout: 5 * 60_000 }, () => {
       DURABLE_AGENT_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'da-http-')),
       DURABLE_AGENT_TASK_QUEUE: `http-${process.pid}`,
       DURABLE_AGENT_TOKEN: TOKEN,
+      DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1', // the sink is on loopback, which http_request refuses by default
       ...extra,
     };
     for (const [k, v] of Object.entries(all)) if (v !== undefined) e[k] = v;

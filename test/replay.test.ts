@@ -45,7 +45,7 @@ const labels = fs.readdirSync(historiesDir).filter((d) => fs.statSync(path.join(
 describe('replay of recorded histories against the current workflow code', () => {
   it('there are recorded histories of every main scenario', () => {
     const names = new Set(labels.flatMap((l) => fs.readdirSync(path.join(historiesDir, l)).map((f) => f.replace(/(-\d+)?\.json$/, ''))));
-    for (const scenario of ['happy-path', 'approved-write', 'rejected-write', 'cancelled', 'retries', 'continue-as-new', 'toolbox']) {
+    for (const scenario of ['happy-path', 'approved-write', 'rejected-write', 'cancelled', 'retries', 'continue-as-new', 'toolbox', 'dressed-write']) {
       assert.ok(names.has(scenario), `a recorded history of ${scenario}`);
     }
   });
@@ -61,14 +61,20 @@ describe('replay of recorded histories against the current workflow code', () =>
   }
 
   it('a history recorded before a patch has no marker for it, one recorded after has: both replay', () => {
-    const patchIds = (label: string): string[] =>
-      load(path.join(historiesDir, label, 'happy-path.json'))
+    const patchIds = (label: string, file = 'happy-path.json'): string[] =>
+      load(path.join(historiesDir, label, file))
         .events.filter((e) => e.eventType === 'EVENT_TYPE_MARKER_RECORDED')
         .map((e) => e.markerRecordedEventAttributes as { markerName: string; details: Record<string, { payloads: Array<{ data: string }> }> })
         .filter((m) => m.markerName === 'core_patch')
         .map((m) => (JSON.parse(Buffer.from(m.details['patch-data']!.payloads[0]!.data, 'base64').toString('utf8')) as { id: string }).id);
     assert.deepEqual(patchIds('v1'), [], 'v1 histories were recorded before the step-in-memo patch');
     assert.deepEqual(patchIds('v2'), [PATCHES.stepInMemo], 'v2 histories carry its marker');
+    // dressed-writes is decided only when a dressed call occurs, so other runs record no marker.
+    const label = 'v4-dressed-writes';
+    for (const file of fs.readdirSync(path.join(historiesDir, label))) {
+      assert.equal(patchIds(label, file).includes(PATCHES.dressedWrites), file === 'dressed-write.json', `${label}/${file}`);
+    }
+    assert.ok(!patchIds('v3', 'dressed-write.json').includes(PATCHES.dressedWrites), 'v3/dressed-write ran before the patch');
   });
 
   it('a history that does not match the code fails replay (the test can fail)', async () => {
@@ -82,24 +88,31 @@ describe('replay of recorded histories against the current workflow code', () =>
     await assert.rejects(Worker.runReplayHistory(replayOptions, history, 'tampered'), DeterminismViolationError);
   });
 
-  it('the same change without its patched() guard would break runs recorded before it', async () => {
-    // Build a variant of the compiled workflow code with the guard removed and replay a v1 history.
-    const variant = fs.mkdtempSync(path.join(repoRoot, 'dist', 'unpatched-'));
-    try {
-      fs.cpSync(path.join(repoRoot, 'dist', 'src'), path.join(variant, 'src'), { recursive: true });
-      const file = path.join(variant, 'src', 'workflows', 'agentWorkflow.js');
-      const code = fs.readFileSync(file, 'utf8');
-      const guard = 'if (patched(PATCHES.stepInMemo))';
-      assert.ok(code.includes(guard), 'the compiled workflow has the guard');
-      fs.writeFileSync(file, code.replace(guard, 'if (true)'));
-      const { code: bundle } = await bundleWorkflowCode({
-        workflowsPath: path.join(variant, 'src', 'workflows', 'index.js'),
-        logger: new DefaultLogger('ERROR'),
-      });
-      const history = load(path.join(historiesDir, 'v1', 'happy-path.json'));
-      await assert.rejects(Worker.runReplayHistory({ workflowBundle: { code: bundle } }, history, 'unpatched'), DeterminismViolationError);
-    } finally {
-      fs.rmSync(variant, { recursive: true, force: true });
-    }
-  });
+  // One guard removed at a time: a history carrying another patch's marker fails without its call too.
+  const unguarded = [
+    { guard: 'if (patched(PATCHES.stepInMemo))', without: 'if (true)', history: ['v1', 'happy-path.json'] },
+    // A GET with a method-override header that ran without approval before the dressed-writes patch.
+    { guard: 'patched(PATCHES.dressedWrites)', without: 'true', history: ['v3', 'dressed-write.json'] },
+  ] as const;
+  for (const { guard, without, history: recorded } of unguarded) {
+    it(`the change behind ${guard} without its guard would break runs recorded before it (${recorded.join('/')})`, async () => {
+      // Build a variant of the compiled workflow code with the guard removed and replay an older history.
+      const variant = fs.mkdtempSync(path.join(repoRoot, 'dist', 'unpatched-'));
+      try {
+        fs.cpSync(path.join(repoRoot, 'dist', 'src'), path.join(variant, 'src'), { recursive: true });
+        const file = path.join(variant, 'src', 'workflows', 'agentWorkflow.js');
+        const code = fs.readFileSync(file, 'utf8');
+        assert.ok(code.includes(guard), 'the compiled workflow has the guard');
+        fs.writeFileSync(file, code.replace(guard, without));
+        const { code: bundle } = await bundleWorkflowCode({
+          workflowsPath: path.join(variant, 'src', 'workflows', 'index.js'),
+          logger: new DefaultLogger('ERROR'),
+        });
+        const history = load(path.join(historiesDir, ...recorded));
+        await assert.rejects(Worker.runReplayHistory({ workflowBundle: { code: bundle } }, history, 'unpatched'), DeterminismViolationError);
+      } finally {
+        fs.rmSync(variant, { recursive: true, force: true });
+      }
+    });
+  }
 });

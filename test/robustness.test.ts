@@ -24,6 +24,7 @@ describe('robustness (e2e)', { timeout: 10 * 60_000 }, () => {
     DURABLE_AGENT_MODEL: 'test-model',
     DURABLE_AGENT_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'da-home-')),
     DURABLE_AGENT_NO_SERVICE: '1',
+    DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1', // the sink is on loopback, which http_request refuses by default
   });
 
   before(async () => {

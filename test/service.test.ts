@@ -31,6 +31,7 @@ describe('background service per data dir', { timeout: 10 * 60_000 }, () => {
       OPENAI_BASE_URL: model.baseUrl,
       OPENAI_API_KEY: 'test-key',
       DURABLE_AGENT_MODEL: 'test-model',
+      DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1', // the sink is on loopback, which http_request refuses by default
     }));
     homes.push(home);
     return home;

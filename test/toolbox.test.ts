@@ -84,6 +84,7 @@ describe('the agent toolbox: MCP servers, workspace, send_message, maxTokens', {
       DURABLE_AGENT_MCP_CONFIG: path.join(tmp, 'mcp.json'),
       DURABLE_AGENT_WORKSPACE: workspace,
       DURABLE_AGENT_NO_SERVICE: '1',
+      DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1', // the sink is on loopback, which http_request refuses by default
     };
   }
   async function startWorker(): Promise<void> {

@@ -17,7 +17,9 @@ export const HTTP_REQUEST_TOOL: AgentToolSpec = {
   name: 'http_request',
   description:
     'Send an HTTP request and get { status, headers, body } back. GET and HEAD only read; ' +
-    'every other method is a write and may need a human approval first. The response body is cut at 64 KiB.',
+    'every other method, and a GET or HEAD with a body or a method-override header, is a write and may need a ' +
+    'human approval first. Loopback, private and other non-public addresses are refused unless the operator ' +
+    'allowed them. The response body is cut at 64 KiB.',
   parameters: {
     type: 'object',
     properties: {
@@ -105,12 +107,33 @@ export function parseHttpRequestArgs(raw: unknown): { ok: true; args: HttpReques
   return { ok: true, args };
 }
 
+/** Headers that make a server treat a GET or POST as another method. */
+const METHOD_OVERRIDE_HEADERS = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
+
+/** The method-override header among the arguments' headers, if any (as the model spelled it). */
+export function methodOverrideHeader(args: HttpRequestArgs): string | undefined {
+  return Object.keys(args.headers ?? {}).find((h) => METHOD_OVERRIDE_HEADERS.has(h.trim().toLowerCase()));
+}
+
+/** A GET/HEAD that is a write in disguise: it carries a body or a method-override header. */
+export function isDressedWrite(args: HttpRequestArgs): boolean {
+  if (!READ_METHODS.has(args.method.toUpperCase())) return false;
+  return (args.body !== undefined && args.body !== '') || methodOverrideHeader(args) !== undefined;
+}
+
+/** Whether an http_request may change something: any method but GET/HEAD, or a dressed write. */
+export function isWriteRequest(args: HttpRequestArgs): boolean {
+  return !READ_METHODS.has(args.method.toUpperCase()) || isDressedWrite(args);
+}
+
 export function isWriteCall(tool: string, args: HttpRequestArgs): boolean {
-  if (tool === 'http_request') return !READ_METHODS.has(args.method);
+  if (tool === 'http_request') return isWriteRequest(args);
   return true;
 }
 
 export function summarizeCall(tool: string, args: HttpRequestArgs): string {
   const body = args.body ? ` with a ${args.body.length}-char body` : '';
-  return `${tool}: ${args.method} ${args.url}${body}`.slice(0, 300);
+  const override = methodOverrideHeader(args);
+  const as = override ? ` as ${String(args.headers?.[override]).slice(0, 20)} (${override})` : '';
+  return `${tool}: ${args.method} ${args.url}${body}${as}`.slice(0, 300);
 }

@@ -21,6 +21,7 @@ import type { AgentActivities, HttpToolResult } from '../activities/types.js';
 import {
   AGENT_TOOLS,
   DELEGATE_MAX_STEPS,
+  isDressedWrite,
   isWriteCall,
   MAX_DELEGATION_DEPTH,
   parseHttpRequestArgs,
@@ -87,6 +88,8 @@ export const PATCHES = {
   toolbox: 'toolbox',
   /** A sub-agent gets at most the parent's remaining steps and tokens, and its usage counts in the parent's. */
   delegateBudget: 'delegate-budget',
+  /** v4: a GET/HEAD with a body or a method-override header is a write (gated under "writes"). */
+  dressedWrites: 'dressed-writes',
 } as const;
 
 // A regular activity, not a local one: a local activity's marker between two patch markers of one
@@ -320,7 +323,9 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     const parsed = parseHttpRequestArgs(raw);
     if (!parsed.ok) return observe(call.name, raw, false, `Error: invalid arguments for ${call.name}: ${parsed.error}.`);
     const args = parsed.args;
-    const refusal = await gate(callId, call.name, args, summarizeCall(call.name, args), isWriteCall(call.name, args));
+    // patched() only for a dressed write, so histories without one replay with no marker.
+    const isWrite = isDressedWrite(args) ? patched(PATCHES.dressedWrites) : isWriteCall(call.name, args);
+    const refusal = await gate(callId, call.name, args, summarizeCall(call.name, args), isWrite);
     if (refusal) return observe(call.name, args, false, refusal);
 
     usage.toolCalls += 1;

@@ -1,7 +1,8 @@
 /**
  * An HTTP sink that records every request and answers 200 JSON {ok:true,n}. A path starting with
  * `/slow` is recorded on arrival but answered only after 4 s, so a test can kill the caller between
- * the effect and the reply; `/big` answers with 5 MB; `/fail503` always answers 503.
+ * the effect and the reply; `/big` answers with 5 MB; `/fail503` always answers 503;
+ * `/redirect?to=<url>[&status=307]` answers that redirect (302 by default).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,7 +21,8 @@ export interface SinkServer {
   close(): Promise<void>;
 }
 
-export async function startSinkServer(): Promise<SinkServer> {
+export async function startSinkServer(opts: { host?: string } = {}): Promise<SinkServer> {
+  const host = opts.host ?? '127.0.0.1';
   const recorded: SinkRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();
   const server = http.createServer((req, res) => {
@@ -45,6 +47,12 @@ export async function startSinkServer(): Promise<SinkServer> {
         res.end('x'.repeat(5 * 1024 * 1024));
         return;
       }
+      if ((req.url ?? '').startsWith('/redirect')) {
+        const query = new URL(req.url ?? '', 'http://sink').searchParams;
+        res.writeHead(Number(query.get('status') ?? 302), { location: query.get('to') ?? '/', 'content-type': 'text/plain' });
+        res.end('redirecting');
+        return;
+      }
       if ((req.url ?? '').startsWith('/fail503')) {
         res.writeHead(503, { 'content-type': 'text/plain' });
         res.end('upstream unavailable');
@@ -60,11 +68,11 @@ export async function startSinkServer(): Promise<SinkServer> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     requests: () => [...recorded],
     idempotencyKeys: () =>
       recorded
