@@ -22,7 +22,7 @@ import {
 import { guardedLookup, RequestRefused } from '../src/activities/httpRequest.js';
 import { buildConfig, ConfigError, parseArgs } from '../src/config.js';
 import { isDressedWrite, isWriteCall, summarizeCall, type HttpRequestArgs } from '../src/shared/agentTools.js';
-import { isCredentialHeader } from '../src/shared/credentials.js';
+import { isCredentialName } from '../src/shared/credentials.js';
 import { cliPath } from './support/mcpStdio.js';
 
 /** The host a URL parser makes of `host` (what the activity checks): `0x7f.1` → `127.0.0.1`. */
@@ -411,16 +411,18 @@ describe('rule parsing and start-up validation', () => {
 });
 
 describe('credential headers', () => {
-  it('isCredentialHeader covers the usual names and anything named like a token, secret or session', () => {
+  it('isCredentialName covers the usual header, field and parameter names and anything named like a token, secret or session', () => {
     for (const name of [
       'Authorization', 'proxy-authorization', 'Cookie', 'X-API-Key', 'api-key', 'x-auth-token', 'X-Access-Token',
       'x-csrf-token', 'X-Client-Secret', 'x-session-id', 'x-goog-api-key', 'x-apikey', 'apikey', 'x-api_key',
       'private-token', 'x-amz-security-token', 'x-password', 'X-Credentials', 'x-auth', 'Set-Cookie', ' authorization ',
+      // fields and query parameters, as redaction meets them
+      'api_key', 'apiKey', 'accessToken', 'client_secret', 'password', 'passwd', 'sig', 'X-Amz-Signature', 'refresh_token',
     ]) {
-      assert.equal(isCredentialHeader(name), true, name);
+      assert.equal(isCredentialName(name), true, name);
     }
-    for (const name of ['content-type', 'accept', 'user-agent', 'idempotency-key', 'x-request-id', 'host', 'cache-control', 'x-author', 'location']) {
-      assert.equal(isCredentialHeader(name), false, name);
+    for (const name of ['content-type', 'accept', 'user-agent', 'idempotency-key', 'x-request-id', 'host', 'cache-control', 'x-author', 'location', 'page', 'task', 'signal', 'design']) {
+      assert.equal(isCredentialName(name), false, name);
     }
   });
 });

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildConfig, parseArgs } from '../src/config.js';
 import { connectTemporal, type TemporalHandle } from '../src/temporal/connect.js';
 import { localPrincipal, type Caller } from '../src/server/principal.js';
+import { redactText, redactValue } from '../src/server/redact.js';
 import { RunService } from '../src/server/runService.js';
 import { UserError } from '../src/server/toolResult.js';
 import { startModelServer, type ModelServer, type Step } from './support/modelServer.js';
@@ -234,5 +235,23 @@ describe('hardening: budgets, idempotency, principals, redaction, workspace path
     } finally {
       await temporal?.close();
     }
+  });
+});
+
+describe('redaction of what tools return (unit)', () => {
+  it('redacts credentials in JSON, JSON inside JSON strings, URLs, auth schemes and header lines, and nothing else', () => {
+    const cases: Array<[string, string]> = [
+      ['{"Authorization":"Bearer abcdefgh","page":2}', '{"Authorization":"[redacted]","page":2}'],
+      ['{"body":"{\\"api_key\\":\\"k-123\\",\\"q\\":\\"x\\"}"}', '{"body":"{\\"api_key\\":\\"[redacted]\\",\\"q\\":\\"x\\"}"}'],
+      ['GET https://bob:hunter2@example.com/a?token=abc&page=2', 'GET https://bob:[redacted]@example.com/a?token=[redacted]&page=2'],
+      ['sent Bearer eyJhbGciOi.abc.def to it', 'sent Bearer [redacted] to it'],
+      ['Cookie: sid=42\nAccept: */*', 'Cookie: [redacted]\nAccept: */*'],
+      ['{"task":"plain words","maxSteps":3}', '{"task":"plain words","maxSteps":3}'],
+    ];
+    for (const [input, expected] of cases) assert.equal(redactText(input), expected, input);
+    assert.deepEqual(redactValue({ headers: { 'X-Api-Key': 'k', Accept: 'a' }, nested: [{ password: 'p', n: 1 }] }), {
+      headers: { 'X-Api-Key': '[redacted]', Accept: 'a' },
+      nested: [{ password: '[redacted]', n: 1 }],
+    });
   });
 });

@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { isWriteRequest } from '../shared/agentTools.js';
-import { isCredentialHeader } from '../shared/credentials.js';
+import { isCredentialName } from '../shared/credentials.js';
 import { checkDestination, isLocalhostName, LOCALHOST, type HttpPolicy } from './addressPolicy.js';
 import type { HttpRequestInput, HttpToolResult } from './types.js';
 
@@ -105,7 +105,7 @@ export function createHttpRequest(policy: HttpPolicy) {
 }
 
 function withoutCredentials(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => !isCredentialHeader(name) && name.toLowerCase() !== 'host'));
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !isCredentialName(name) && name.toLowerCase() !== 'host'));
 }
 
 function withoutBodyHeaders(headers: Record<string, string>): Record<string, string> {

@@ -2,20 +2,10 @@
 // header or an API key into a tool call, and a response may echo it. Arguments, summaries,
 // results and errors pass through here on their way out; the run itself keeps what it needs.
 import type { PendingApproval, RunStatus } from '../shared/contract.js';
+import { isCredentialName } from '../shared/credentials.js';
 import type { HistoryEntry } from './runHistory.js';
 
 export const REDACTED = '[redacted]';
-
-/** Header, field and parameter names whose values are credentials. */
-const CREDENTIAL_NAME =
-  /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|apikey|x-auth-token|x-access-token|x-csrf-token|x-xsrf-token|x-amz-security-token)$|(^|[-_.])(token|secrets?|password|passwd|pwd|session|credentials?|api[-_]?key|access[-_]?key|private[-_]?key|auth|sig|signature)($|[-_.])/i;
-
-/** camelCase names: apiKey, accessToken, clientSecret (but not maxTokens). */
-const CAMEL_CREDENTIAL_NAME = /^(apiKey|apikey)$|[a-z0-9](Token|Secret|Password|Passwd|Session|Credentials?|ApiKey|AccessKey|PrivateKey|Auth|Signature)$/;
-
-export function isCredentialName(name: string): boolean {
-  return CREDENTIAL_NAME.test(name) || CAMEL_CREDENTIAL_NAME.test(name);
-}
 
 const MAX_DEPTH = 20;
 

@@ -1,5 +1,6 @@
-// Which HTTP headers carry credentials. Pure: the workflow (redaction) and the http_request
-// activity (dropping them on a cross-origin redirect) share this one rule.
+// Which names carry credentials: HTTP headers, and the fields and query parameters a model or a
+// response may put them in. Pure: the http_request activity (dropping them on a cross-origin
+// redirect) and the redaction of what tools return share this one rule.
 
 const CREDENTIAL_HEADERS = new Set([
   'authorization',
@@ -12,10 +13,10 @@ const CREDENTIAL_HEADERS = new Set([
 ]);
 
 // Parts of a name that mark a credential: x-csrf-token, x-client-secret, x-session-id, x-goog-api-key, …
-const CREDENTIAL_PART = /token|secret|passw(or)?d|session|api[-_]?key|credential|cookie|(^|[-_])auth($|[-_])/;
+const CREDENTIAL_PART = /token|secret|passw(or)?d|session|api[-_]?key|credential|cookie|signature|(^|[-_])(auth|sig)($|[-_])/;
 
-/** Whether a header (any case) carries a credential. */
-export function isCredentialHeader(name: string): boolean {
+/** Whether a header, field or query parameter of this name (any case) carries a credential. */
+export function isCredentialName(name: string): boolean {
   const n = name.trim().toLowerCase();
   return CREDENTIAL_HEADERS.has(n) || CREDENTIAL_PART.test(n);
 }
