@@ -50,6 +50,8 @@ const START_TIMEOUT_MS = 120_000;
 const LOG_CAP_BYTES = 5 * 1024 * 1024;
 const LOG_KEEP_BYTES = 1024 * 1024;
 const OPEN_RUNS_QUERY = `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
+/** How long the idle check waits for Temporal to count open runs. */
+const COUNT_TIMEOUT_MS = 5_000;
 
 export function servicePaths(dataDir: string) {
   const dir = join(dataDir, 'service');
@@ -215,9 +217,12 @@ export async function runService(config: Config): Promise<void> {
         log.warn('the service record was missing or unreadable; writing it again');
         writeState();
       }
-      const busy = liveFronts(config.dataDir) > 0 || (await openRuns(temporal.client).catch(() => 1)) > 0;
+      // Only fronts provably alive, or open runs Temporal actually counted, keep the service up:
+      // an unreachable Temporal is no reason to stay (the next front starts the service again).
+      const checkedAt = Date.now();
+      const busy = liveFronts(config.dataDir) > 0 || ((await openRunsOrUndefined(temporal.client)) ?? 0) > 0;
       if (busy) idleSince = undefined;
-      else idleSince ??= Date.now();
+      else idleSince ??= checkedAt;
       if (idleSince !== undefined && Date.now() - idleSince >= idleMs) return 'idle';
     }
     return 'stopping';
@@ -236,6 +241,23 @@ export async function runService(config: Config): Promise<void> {
 async function openRuns(client: Client): Promise<number> {
   const { count } = await client.workflow.count(OPEN_RUNS_QUERY);
   return count;
+}
+
+let pendingCount: Promise<number | undefined> | undefined;
+
+/** Open runs, or undefined when Temporal does not answer in time (one count in flight at most). */
+async function openRunsOrUndefined(client: Client): Promise<number | undefined> {
+  if (pendingCount) return undefined; // the previous count is still retrying: Temporal is not answering
+  const count = openRuns(client).catch(() => undefined);
+  pendingCount = count;
+  void count.finally(() => (pendingCount = undefined));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), COUNT_TIMEOUT_MS)));
+  try {
+    return await Promise.race([count, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
