@@ -161,9 +161,12 @@ export function isOurs(record: Partial<ProcessRecord> | undefined, legacyArgv?: 
   return Boolean(argv && legacyArgv?.(argv, pid));
 }
 
+let knowable: boolean | undefined;
+
 /** Where neither /proc nor ps tells who a pid is (Windows), liveness is all there is to go on. */
 function identityKnowable(): boolean {
-  return processStartId(process.pid) !== undefined;
+  knowable ??= processStartId(process.pid) !== undefined;
+  return knowable;
 }
 
 /** A record read back from a file: JSON `{ pid, startId }`, or the bare pid older versions wrote. */
