@@ -28,12 +28,20 @@ const LOCK_ORPHAN_MS = 10_000;
 export const PROGRAM_PATH = fileURLToPath(new URL('./cli.js', import.meta.url));
 
 export function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (!Number.isInteger(pid) || pid <= 0 || !signalable(pid)) return false;
+  // A zombie (killed, not yet reaped) answers signal 0 but is gone.
+  return procStat(pid)?.[0] !== 'Z';
+}
+
+/** Fields of /proc/<pid>/stat from field 3 (state) on; undefined where there is no /proc. */
+function procStat(pid: number): string[] | undefined {
+  if (!hasProc) return undefined;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (comm) may hold spaces and parentheses: split after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
   }
 }
 
@@ -53,13 +61,12 @@ export function processStartId(pid: number): string | undefined {
   if (hasProc) {
     try {
       bootId ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // Field 2 (comm) may hold spaces and parentheses: count fields after the last ')'.
-      const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-      return startTime ? `${bootId}:${startTime}` : undefined;
     } catch {
       return undefined;
     }
+    const fields = procStat(pid);
+    const startTime = fields?.[19]; // field 22
+    return startTime && fields[0] !== 'Z' ? `${bootId}:${startTime}` : undefined;
   }
   return psField(pid, 'lstart=');
 }
@@ -349,6 +356,18 @@ export async function stopProcess(pid: number, graceMs = 5_000): Promise<void> {
     } catch {
       /* already gone */
     }
+  }
+  // Dead; give its parent (or init) a moment to reap it, so that callers find the pid gone.
+  const reaped = Date.now() + 2_000;
+  while (Date.now() < reaped && signalable(pid)) await sleep(50);
+}
+
+function signalable(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   commandLine,
   findProcesses,
+  isAlive,
   isOurs,
   minimalEnv,
   parseRecord,
@@ -143,6 +144,15 @@ describe('state that cannot be trusted', { timeout: 10 * 60_000 }, () => {
     const gone = spawn('true');
     await new Promise((r) => gone.once('exit', r));
     assert.ok(!isOurs(recordOf(gone.pid!)) && !isOurs({ pid: gone.pid! }, () => true), 'a dead pid is never ours');
+    // A killed child stays a zombie until this (blocked) event loop reaps it: it is gone all the same.
+    const zombie = spawn('sleep', ['600'], { stdio: 'ignore' });
+    const zombieRecord = recordOf(zombie.pid!);
+    zombie.kill('SIGKILL');
+    const until = Date.now() + 5_000;
+    const state = () => { try { return fs.readFileSync(`/proc/${zombie.pid}/stat`, 'utf8').split(') ')[1]?.[0]; } catch { return undefined; } };
+    while (state() !== 'Z' && Date.now() < until) { /* wait for the kill to land, without reaping */ }
+    assert.equal(state(), 'Z');
+    assert.ok(!isAlive(zombie.pid!) && !isOurs(zombieRecord), 'a zombie is not alive');
 
     assert.deepEqual(parseRecord('123\n'), { pid: 123 });
     assert.deepEqual(parseRecord('{"pid":5,"startId":"b:1"}'), { pid: 5, startId: 'b:1' });
