@@ -24,6 +24,8 @@ const LOCK_TIMEOUT_MS = 120_000;
 /** A lock dir without a holder (its creator died before writing one) is stale after this. */
 const LOCK_ORPHAN_MS = 10_000;
 
+const hasProc = existsSync('/proc/self/stat');
+
 /** This program's entry point (dist/src/cli.js). */
 export const PROGRAM_PATH = fileURLToPath(new URL('./cli.js', import.meta.url));
 
@@ -52,7 +54,6 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // therefore carries the process's start id (boot id + start time), and nothing signals or trusts a
 // recorded pid unless it still has that start id.
 
-const hasProc = existsSync('/proc/self/stat');
 let bootId: string | undefined;
 
 /** Identifies one process for the lifetime of the machine: undefined if it is gone (or unknowable here). */
