@@ -71,7 +71,7 @@ describe('background service per data dir', { timeout: 10 * 60_000 }, () => {
         assert.ok(!listed.isError, JSON.stringify(listed.content));
       }
       const services = processesMentioning(home.dir).filter((l) => l.includes('service run'));
-      assert.equal(services.length, 0, 'the service gets the data dir from the environment, not argv');
+      assert.equal(services.length, 1, `one service, its data dir named in argv: ${services.join('\n')}`);
       const state = home.state();
       assert.ok(state && alive(state.pid));
       const runFiles = fs.readdirSync(path.join(home.dir, 'service', 'fronts'));

@@ -1,22 +1,43 @@
 // The background service of a data dir: the embedded Temporal dev server (when TEMPORAL_ADDRESS is
 // unset) and a worker, detached from the stdio fronts that clients spawn, so runs keep going after
 // the client quits. One per data dir (a lock, not a race); it stops itself after an idle period
-// with no open run and no front attached.
+// with no open run and no front attached. Its record is trusted only for a process that is provably
+// the recorded one; service processes of the data dir are also found by their argv.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { toArgs, type Config, type ParsedArgs } from '../config.js';
 import { log } from '../log.js';
-import { isAlive, readFileOr, sleep, stopProcess, withLock } from '../processes.js';
+import {
+  argValue,
+  findProcesses,
+  isOurs,
+  liveRegistered,
+  openPrivateLog,
+  prepareDataDir,
+  PROGRAM_PATH,
+  privateDir,
+  processStartId,
+  programIndex,
+  readFileOr,
+  register,
+  samePath,
+  sleep,
+  stopProcess,
+  withLock,
+  writeFileAtomic,
+} from '../processes.js';
 import { WORKFLOW_TYPE } from '../shared/contract.js';
 import { connectTemporal } from '../temporal/connect.js';
-import { devServerStateFile } from '../temporal/devServer.js';
+import { stopUnusedDevServer } from '../temporal/devServer.js';
 import { startWorker } from '../worker/worker.js';
 
 export interface ServiceState {
   pid: number;
+  /** The process's start id (absent in records of older versions). */
+  startId?: string;
   temporalAddress: string;
   namespace: string;
   uiUrl?: string;
@@ -29,34 +50,86 @@ const START_TIMEOUT_MS = 120_000;
 const LOG_CAP_BYTES = 5 * 1024 * 1024;
 const LOG_KEEP_BYTES = 1024 * 1024;
 const OPEN_RUNS_QUERY = `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
-const cliPath = fileURLToPath(new URL('../cli.js', import.meta.url));
+/** How long the idle check waits for Temporal to count open runs. */
+const COUNT_TIMEOUT_MS = 5_000;
 
 export function servicePaths(dataDir: string) {
   const dir = join(dataDir, 'service');
   return { dir, state: join(dir, 'service.json'), log: join(dir, 'service.log'), lock: join(dir, 'start.lock'), fronts: join(dir, 'fronts') };
 }
 
-/** The running service's state, or undefined when none runs. */
-export function readServiceState(dataDir: string): ServiceState | undefined {
+function readRecord(dataDir: string): ServiceState | undefined {
   try {
-    const state = JSON.parse(readFileSync(servicePaths(dataDir).state, 'utf8')) as ServiceState;
-    return isAlive(state.pid) ? state : undefined;
+    const state = JSON.parse(readFileSync(servicePaths(dataDir).state, 'utf8')) as Partial<ServiceState> | null;
+    return typeof state?.pid === 'number' && typeof state.temporalAddress === 'string' ? (state as ServiceState) : undefined;
   } catch {
     return undefined;
   }
 }
 
+/**
+ * The running service's state, or undefined when none runs (no record, an unreadable one, or one
+ * naming a pid that is not that service any more). Never removes the file: the service may be
+ * replacing it at this moment.
+ */
+export function readServiceState(dataDir: string): ServiceState | undefined {
+  const state = readRecord(dataDir);
+  return state && isOurs(state, (argv, pid) => isServiceOf(dataDir, argv, pid)) ? state : undefined;
+}
+
+/**
+ * Whether argv is `<this program> service run` for this data dir: named by `--data-dir` (how
+ * fronts start it) or, without one, by DURABLE_AGENT_HOME or HOME in its environment.
+ */
+function isServiceOf(dataDir: string, argv: readonly string[], pid: number): boolean {
+  const i = programIndex(argv);
+  if (i < 0 || argv[i + 1] !== 'service' || argv[i + 2] !== 'run') return false;
+  const given = argValue(argv, '--data-dir');
+  if (given !== undefined) return samePath(given, dataDir);
+  const env = environOf(pid);
+  if (!env) return false;
+  if (env.DURABLE_AGENT_HOME) return samePath(env.DURABLE_AGENT_HOME, dataDir);
+  return join(env.HOME || homedir(), '.durable-agent-mcp') === dataDir;
+}
+
+/** Another process's environment, where the OS shows it (Linux, same user). */
+function environOf(pid: number): Record<string, string> | undefined {
+  try {
+    const env: Record<string, string> = {};
+    for (const entry of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+      const eq = entry.indexOf('=');
+      if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+    return env;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Live `service run` processes of this data dir, whatever the state file says. */
+function serviceProcesses(dataDir: string): number[] {
+  return findProcesses((argv, pid) => isServiceOf(dataDir, argv, pid));
+}
+
 /** Starts the data dir's service unless one runs; many callers at once end up with one service. */
 export async function ensureService(config: Config, values: ParsedArgs['values']): Promise<ServiceState> {
   const p = servicePaths(config.dataDir);
-  mkdirSync(p.fronts, { recursive: true });
+  prepareDataDir(config.dataDir);
+  privateDir(p.fronts);
   return withLock(p.lock, async () => {
     const running = readServiceState(config.dataDir);
     if (running) return running;
+    // No trustworthy record: a service still running without one (its record lost or corrupted)
+    // is stopped first, so there is never a second one. Its runs live in Temporal: nothing is lost.
+    for (const pid of serviceProcesses(config.dataDir)) {
+      log.warn('stopping a background service of this data dir that has no valid record', { pid });
+      await stopProcess(pid, 20_000);
+    }
     rmSync(p.state, { force: true });
     capLog(p.log);
-    const out = openSync(p.log, 'a');
-    const child = spawn(process.execPath, [cliPath, 'service', 'run', ...toArgs(values)], {
+    const out = openPrivateLog(p.log);
+    // The data dir goes in argv (absolute), so the process can be recognised as this data dir's service.
+    const child = spawn(process.execPath, [PROGRAM_PATH, 'service', 'run', ...toArgs({ ...values, 'data-dir': config.dataDir })], {
       detached: true,
       stdio: ['ignore', out, out],
       env: process.env,
@@ -81,21 +154,14 @@ export async function ensureService(config: Config, values: ParsedArgs['values']
 /** A front announces itself so the service does not idle out under it. */
 export function registerFront(dataDir: string): () => void {
   const p = servicePaths(dataDir);
-  mkdirSync(p.fronts, { recursive: true });
-  const file = join(p.fronts, String(process.pid));
-  writeFileSync(file, new Date().toISOString());
-  return () => rmSync(file, { force: true });
+  prepareDataDir(dataDir);
+  privateDir(p.fronts);
+  return register(p.fronts);
 }
 
+/** Fronts provably alive (a reused pid does not keep the service up). */
 function liveFronts(dataDir: string): number {
-  const dir = servicePaths(dataDir).fronts;
-  if (!existsSync(dir)) return 0;
-  let alive = 0;
-  for (const name of readdirSync(dir)) {
-    if (isAlive(Number(name))) alive++;
-    else rmSync(join(dir, name), { force: true });
-  }
-  return alive;
+  return liveRegistered(servicePaths(dataDir).fronts, (argv) => programIndex(argv) >= 0).length;
 }
 
 /** Keeps the log file under its cap: the service writes through an O_APPEND fd, so rewriting is safe. */
@@ -103,7 +169,7 @@ function capLog(file: string): void {
   try {
     if (statSync(file).size <= LOG_CAP_BYTES) return;
     const tail = readFileSync(file).subarray(-LOG_KEEP_BYTES);
-    writeFileSync(file, Buffer.concat([Buffer.from('[older log lines dropped]\n'), tail]));
+    writeFileSync(file, Buffer.concat([Buffer.from('[older log lines dropped]\n'), tail]), { mode: 0o600 });
   } catch {
     /* no log yet */
   }
@@ -112,10 +178,13 @@ function capLog(file: string): void {
 /** `service run`: the service body, in the foreground of its own detached process. */
 export async function runService(config: Config): Promise<void> {
   const p = servicePaths(config.dataDir);
+  prepareDataDir(config.dataDir);
   const temporal = await connectTemporal(config);
   const worker = config.noWorker ? undefined : await startWorker(config, temporal);
+  const startId = processStartId(process.pid);
   const state: ServiceState = {
     pid: process.pid,
+    ...(startId ? { startId } : {}),
     temporalAddress: temporal.address,
     namespace: temporal.namespace,
     ...(temporal.devServer ? { uiUrl: temporal.devServer.state.uiUrl } : {}),
@@ -123,7 +192,8 @@ export async function runService(config: Config): Promise<void> {
     worker: Boolean(worker),
     startedAt: new Date().toISOString(),
   };
-  writeFileSync(p.state, JSON.stringify(state, null, 2));
+  const writeState = () => writeFileAtomic(p.state, JSON.stringify(state, null, 2));
+  writeState();
   log.info('background service ready', { ...state });
 
   let stopping = false;
@@ -137,10 +207,22 @@ export async function runService(config: Config): Promise<void> {
     let idleSince: number | undefined;
     while (!stopping) {
       await sleep(checkEvery);
+      if (stopping) break;
       capLog(p.log);
-      const busy = liveFronts(config.dataDir) > 0 || (await openRuns(temporal.client).catch(() => 1)) > 0;
+      // Fronts find the service by its record: put it back if it was lost or corrupted. A record
+      // naming another live service means that one took over the data dir: leave it to it.
+      const recorded = readRecord(config.dataDir);
+      if (recorded?.pid !== process.pid) {
+        if (readServiceState(config.dataDir)) return 'another service runs for this data dir';
+        log.warn('the service record was missing or unreadable; writing it again');
+        writeState();
+      }
+      // Only fronts provably alive, or open runs Temporal actually counted, keep the service up:
+      // an unreachable Temporal is no reason to stay (the next front starts the service again).
+      const checkedAt = Date.now();
+      const busy = liveFronts(config.dataDir) > 0 || ((await openRunsOrUndefined(temporal.client)) ?? 0) > 0;
       if (busy) idleSince = undefined;
-      else idleSince ??= Date.now();
+      else idleSince ??= checkedAt;
       if (idleSince !== undefined && Date.now() - idleSince >= idleMs) return 'idle';
     }
     return 'stopping';
@@ -152,7 +234,7 @@ export async function runService(config: Config): Promise<void> {
   force.unref();
   await worker?.shutdown().catch(() => undefined);
   await temporal.close().catch(() => undefined);
-  if (readServiceState(config.dataDir)?.pid === process.pid) rmSync(p.state, { force: true });
+  if (readRecord(config.dataDir)?.pid === process.pid) rmSync(p.state, { force: true });
   process.exit(0);
 }
 
@@ -161,21 +243,38 @@ async function openRuns(client: Client): Promise<number> {
   return count;
 }
 
-/** `service stop`: stops the service and leaves no process of the data dir behind. */
+let pendingCount: Promise<number | undefined> | undefined;
+
+/** Open runs, or undefined when Temporal does not answer in time (one count in flight at most). */
+async function openRunsOrUndefined(client: Client): Promise<number | undefined> {
+  if (pendingCount) return undefined; // the previous count is still retrying: Temporal is not answering
+  const count = openRuns(client).catch(() => undefined);
+  pendingCount = count;
+  void count.finally(() => (pendingCount = undefined));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), COUNT_TIMEOUT_MS)));
+  try {
+    return await Promise.race([count, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `service stop`: stops the service and leaves no process of the data dir behind, whatever its
+ * state files say: the recorded service if provably it, every `service run` of this data dir, and
+ * the dev server unless a live process of ours (a `--no-service` server, a worker) still uses it.
+ */
 export async function stopService(dataDir: string): Promise<boolean> {
   const state = readServiceState(dataDir);
-  if (state) await stopProcess(state.pid, 20_000);
-  // A service killed hard leaves its dev server running; stop it unless another process uses it.
-  try {
-    const dev = JSON.parse(readFileSync(devServerStateFile(dataDir), 'utf8')) as { pid: number };
-    const usersDir = join(dataDir, 'temporal', 'users');
-    const users = existsSync(usersDir) ? readdirSync(usersDir).map(Number).filter((pid) => isAlive(pid)) : [];
-    if (isAlive(dev.pid) && users.length === 0) await stopProcess(dev.pid);
-  } catch {
-    /* no embedded dev server */
-  }
+  const pids = new Set(serviceProcesses(dataDir));
+  if (state) pids.add(state.pid);
+  await Promise.all([...pids].map((pid) => stopProcess(pid, 20_000)));
+  await stopUnusedDevServer(dataDir).catch((err: unknown) =>
+    log.warn('could not stop the embedded dev server', { error: err instanceof Error ? err.message : String(err) }),
+  );
   rmSync(servicePaths(dataDir).state, { force: true });
-  return Boolean(state);
+  return pids.size > 0;
 }
 
 /** `service status`: what a person needs to see, as plain lines. */

@@ -1,16 +1,37 @@
 // The embedded Temporal dev server belongs to the data dir, not to one process: the first
 // process starts it (detached, SQLite under the data dir) and records its address; later
 // processes reuse it; the last process to leave stops it. A lock directory serialises this.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, closeSync } from 'node:fs';
+// The record is a hint, not the truth: a recorded pid is trusted only if provably that dev
+// server, and a running dev server on the data dir's SQLite file is found by its argv.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { log } from '../log.js';
-import { isAlive, sleep, stopProcess, withLock } from '../processes.js';
+import {
+  argValue,
+  commandLine,
+  findProcesses,
+  isOurs,
+  liveRegistered,
+  minimalEnv,
+  openPrivateLog,
+  prepareDataDir,
+  privateDir,
+  processStartId,
+  programIndex,
+  register,
+  sleep,
+  stopProcess,
+  withLock,
+  writeFileAtomic,
+} from '../processes.js';
 
 export interface DevServerState {
   pid: number;
+  /** The process's start id (absent in records of older versions). */
+  startId?: string;
   address: string;
   uiUrl: string;
   startedAt: string;
@@ -83,10 +104,74 @@ function findSdkCachedCli(): string | undefined {
 
 function readState(file: string): DevServerState | undefined {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as DevServerState;
+    const state = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevServerState> | null;
+    if (typeof state?.pid !== 'number' || typeof state.address !== 'string') return undefined;
+    return state as DevServerState;
   } catch {
     return undefined;
   }
+}
+
+/** Whether argv is `temporal server start-dev` on this SQLite file (exact arguments, not substrings). */
+function isDevServerOn(db: string): (argv: readonly string[]) => boolean {
+  return (argv) => {
+    const i = argv.indexOf('server');
+    return i >= 0 && argv[i + 1] === 'start-dev' && argValue(argv, '--db-filename') === db;
+  };
+}
+
+/** A running dev server's state, read back from its argv (for a lost or corrupted record). */
+function stateFromArgv(pid: number, argv: readonly string[]): DevServerState | undefined {
+  const startId = processStartId(pid);
+  const port = argValue(argv, '--port');
+  const ip = argValue(argv, '--ip') ?? '127.0.0.1';
+  if (!startId || !port) return undefined;
+  const uiPort = argValue(argv, '--ui-port');
+  return { pid, startId, address: `${ip}:${port}`, uiUrl: uiPort ? `http://${ip}:${uiPort}` : '', startedAt: new Date().toISOString() };
+}
+
+/** Processes of ours that hold the dev server (older versions' entries carry no start id). */
+const isOurProgram = (argv: readonly string[]) => programIndex(argv) >= 0;
+
+/**
+ * The data dir's running dev server, if one answers; under the lock. A stale record is dropped;
+ * a dev server on our SQLite file is adopted even if the record was lost; any second one on the
+ * same file is stopped (two servers on one SQLite file stall each other).
+ */
+async function findRunning(p: ReturnType<typeof paths>): Promise<DevServerState | undefined> {
+  const isOurDevServer = isDevServerOn(p.db);
+  const recorded = readState(p.state);
+  const candidates: DevServerState[] = [];
+  if (recorded && isOurs(recorded, isOurDevServer)) candidates.push(recorded);
+  else if (existsSync(p.state)) {
+    log.info('the recorded embedded dev server is not running (or the record is unreadable); ignoring the record', { pid: recorded?.pid });
+    rmSync(p.state, { force: true });
+  }
+  for (const pid of findProcesses(isOurDevServer)) {
+    if (candidates.some((c) => c.pid === pid)) continue;
+    const argv = commandLine(pid);
+    const state = argv && isOurDevServer(argv) ? stateFromArgv(pid, argv) : undefined;
+    if (state) candidates.push(state);
+  }
+  let chosen: DevServerState | undefined;
+  for (const c of candidates) {
+    if (await portOpen(c.address)) {
+      chosen = c;
+      break;
+    }
+  }
+  // Alive but not answering: most likely still starting under another owner that died.
+  if (!chosen && candidates[0] && (await waitForPort(candidates[0].address, 20_000))) chosen = candidates[0];
+  for (const c of candidates) {
+    if (c === chosen || !isOurs(c)) continue;
+    log.warn('stopping a second embedded dev server on the same SQLite file', { pid: c.pid, address: c.address });
+    await stopProcess(c.pid);
+  }
+  if (chosen && chosen !== recorded) {
+    log.info('adopting the running embedded Temporal dev server', { pid: chosen.pid, address: chosen.address });
+    writeFileAtomic(p.state, JSON.stringify(chosen, null, 2));
+  }
+  return chosen;
 }
 
 function portOpen(address: string, timeoutMs = 1000): Promise<boolean> {
@@ -133,42 +218,33 @@ export interface DevServerLease {
 /** Uses the data dir's running dev server or starts one; the lease keeps it alive until released. */
 export async function acquireDevServer(dataDir: string, cliPath: string | undefined): Promise<DevServerLease> {
   const p = paths(dataDir);
-  mkdirSync(p.users, { recursive: true });
+  prepareDataDir(dataDir);
+  privateDir(p.users);
+  const isOurDevServer = isDevServerOn(p.db);
   const state = await withLock(p.lock, async () => {
-    const existing = readState(p.state);
-    if (existing && isAlive(existing.pid) && (await portOpen(existing.address))) {
-      log.info('using the running embedded Temporal dev server', { address: existing.address, ui: existing.uiUrl });
-      registerUser(p.users);
-      return existing;
-    }
-    if (existing && isAlive(existing.pid)) {
-      // Alive but not answering: most likely still starting under another owner that died.
-      if (await waitForPort(existing.address, 20_000)) {
-        registerUser(p.users);
-        return existing;
-      }
-      process.kill(existing.pid, 'SIGKILL');
-    }
-    const started = await startDevServer(p, findTemporalCli(cliPath), existing);
-    registerUser(p.users);
-    return started;
+    const previous = readState(p.state);
+    const running = await findRunning(p);
+    if (running) log.info('using the running embedded Temporal dev server', { address: running.address, ui: running.uiUrl });
+    const state = running ?? (await startDevServer(p, findTemporalCli(cliPath), previous));
+    register(p.users);
+    return state;
   });
   let released = false;
   const lease: DevServerLease = {
     state,
     async revive() {
-      if (released || isAlive(lease.state.pid)) return false;
+      if (released || isOurs(lease.state, isOurDevServer)) return false;
       return withLock(p.lock, async () => {
-        const current = readState(p.state);
-        if (current && current.pid !== lease.state.pid && isAlive(current.pid)) {
-          lease.state = current; // another process of this data dir revived it first
+        const running = await findRunning(p);
+        if (running) {
+          lease.state = running; // another process of this data dir revived it first
           return false;
         }
         log.warn('the embedded Temporal dev server died; starting it again on the same address', {
           address: lease.state.address,
         });
         lease.state = await startDevServer(p, findTemporalCli(cliPath), lease.state);
-        registerUser(p.users);
+        register(p.users);
         return true;
       });
     },
@@ -177,31 +253,40 @@ export async function acquireDevServer(dataDir: string, cliPath: string | undefi
       released = true;
       await withLock(p.lock, async () => {
         rmSync(join(p.users, String(process.pid)), { force: true });
-        if (liveUsers(p.users).length > 0) return;
-        const current = readState(p.state);
-        if (current && current.pid === lease.state.pid && isAlive(current.pid)) {
-          log.info('stopping the embedded Temporal dev server (no process uses it any more)');
-          await stopProcess(current.pid);
-          rmSync(p.state, { force: true });
-        }
+        if (liveRegistered(p.users, isOurProgram).length > 0) return;
+        log.info('stopping the embedded Temporal dev server (no process uses it any more)');
+        await stopAll(p);
       });
     },
   };
   return lease;
 }
 
-function registerUser(usersDir: string): void {
-  writeFileSync(join(usersDir, String(process.pid)), new Date().toISOString());
+/**
+ * Stops the data dir's dev server unless a live process of ours still uses it (`service stop`,
+ * after the service itself has stopped). True if one was running.
+ */
+export async function stopUnusedDevServer(dataDir: string): Promise<boolean> {
+  const p = paths(dataDir);
+  if (!existsSync(p.dir)) return false;
+  return withLock(p.lock, async () => {
+    if (liveRegistered(p.users, isOurProgram).length > 0) return false;
+    return stopAll(p);
+  });
 }
 
-function liveUsers(usersDir: string): number[] {
-  const alive: number[] = [];
-  for (const name of readdirSync(usersDir)) {
-    const pid = Number(name);
-    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) alive.push(pid);
-    else if (pid !== process.pid) rmSync(join(usersDir, name), { force: true });
-  }
-  return alive;
+/**
+ * Stops the recorded dev server (if provably it) and any other on our SQLite file; under the lock.
+ * The record stays: a dead pid in it is ignored, and the next dev server takes the same ports when
+ * free, so clients still holding the address reconnect by themselves.
+ */
+async function stopAll(p: ReturnType<typeof paths>): Promise<boolean> {
+  const isOurDevServer = isDevServerOn(p.db);
+  const recorded = readState(p.state);
+  const pids = new Set(findProcesses(isOurDevServer));
+  if (recorded && isOurs(recorded, isOurDevServer)) pids.add(recorded.pid);
+  await Promise.all([...pids].map((pid) => stopProcess(pid)));
+  return pids.size > 0;
 }
 
 async function waitForPort(address: string, timeoutMs: number): Promise<boolean> {
@@ -237,17 +322,24 @@ async function startDevServer(p: ReturnType<typeof paths>, cli: string, previous
   const port = (await reusablePort(previous?.address)) ?? (await freePort());
   const uiPort = (await reusablePort(previous?.uiUrl)) ?? (await freePort());
   const address = `127.0.0.1:${port}`;
-  const out = openSync(p.log, 'a');
+  const out = openPrivateLog(p.log);
   log.info('starting the embedded Temporal dev server', { cli, address, db: p.db });
-  const child = spawn(
-    cli,
-    ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort),
-      '--db-filename', p.db, '--log-level', 'warn', ...EMBEDDED_DEV_SERVER_TUNING],
-    // Detached: the server belongs to the data dir and may outlive this process. Its output
-    // goes to a log file, never to our stdout.
-    { detached: true, stdio: ['ignore', out, out] },
-  );
-  closeSync(out);
+  // Its SQLite files are created owner-only: the child inherits the umask at spawn.
+  const umask = process.umask(0o077);
+  let child: ChildProcess;
+  try {
+    child = spawn(
+      cli,
+      ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort),
+        '--db-filename', p.db, '--log-level', 'warn', ...EMBEDDED_DEV_SERVER_TUNING],
+      // Detached: the server belongs to the data dir and may outlive this process. Its output
+      // goes to a log file, never to our stdout. It gets no secrets: only a minimal environment.
+      { detached: true, stdio: ['ignore', out, out], env: minimalEnv() },
+    );
+  } finally {
+    process.umask(umask);
+    closeSync(out);
+  }
   child.unref();
   if (!child.pid) throw new DevServerError(`could not start ${cli}`);
   const pid = child.pid;
@@ -261,8 +353,15 @@ async function startDevServer(p: ReturnType<typeof paths>, cli: string, previous
       throw new DevServerError(`the Temporal dev server exited with code ${exit.code} during start-up; see ${p.log}`);
     }
     if (await portOpen(address)) {
-      const state: DevServerState = { pid, address, uiUrl: `http://127.0.0.1:${uiPort}`, startedAt: new Date().toISOString() };
-      writeFileSync(p.state, JSON.stringify(state, null, 2));
+      const startId = processStartId(pid);
+      const state: DevServerState = {
+        pid,
+        ...(startId ? { startId } : {}),
+        address,
+        uiUrl: `http://127.0.0.1:${uiPort}`,
+        startedAt: new Date().toISOString(),
+      };
+      writeFileAtomic(p.state, JSON.stringify(state, null, 2));
       log.info('embedded Temporal dev server is up', { address, ui: state.uiUrl });
       return state;
     }
@@ -270,9 +369,4 @@ async function startDevServer(p: ReturnType<typeof paths>, cli: string, previous
   }
   await stopProcess(pid);
   throw new DevServerError(`the Temporal dev server did not open ${address} within ${START_TIMEOUT_MS / 1000} s; see ${p.log}`);
-}
-
-// Exposed for `durable-agent-mcp` diagnostics and tests.
-export function devServerStateFile(dataDir: string): string {
-  return paths(dataDir).state;
 }
