@@ -9,17 +9,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  commandLine,
-  findProcesses,
-  isAlive,
-  isOurs,
-  minimalEnv,
-  parseRecord,
-  processStartId,
-  recordOf,
-  writeFileAtomic,
-} from '../src/processes.js';
+import { commandLine, findProcesses, isAlive, isOurs, parseRecord, processStartId, recordOf } from '../src/processes/identity.js';
+import { writeFileAtomic } from '../src/processes/stateFiles.js';
+import { minimalEnv } from '../src/temporal/devServer.js';
 import { callTool } from './support/mcpStdio.js';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
 import { closeFront, ServiceHome } from './support/service.js';

@@ -10,25 +10,9 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { toArgs, type Config, type ParsedArgs } from '../config.js';
 import { log } from '../log.js';
-import {
-  argValue,
-  findProcesses,
-  isOurs,
-  liveRegistered,
-  openPrivateLog,
-  prepareDataDir,
-  PROGRAM_PATH,
-  privateDir,
-  processStartId,
-  programIndex,
-  readFileOr,
-  register,
-  samePath,
-  sleep,
-  stopProcess,
-  withLock,
-  writeFileAtomic,
-} from '../processes.js';
+import { argValue, findProcesses, isOurs, PROGRAM_PATH, processStartId, programIndex, samePath, sleep, stopProcess } from '../processes/identity.js';
+import { liveRegistered, openPrivateLog, prepareDataDir, privateDir, readFileOr, register, writeFileAtomic } from '../processes/stateFiles.js';
+import { withLock } from '../processes/lock.js';
 import { WORKFLOW_TYPE } from '../shared/contract.js';
 import { connectTemporal } from '../temporal/connect.js';
 import { stopUnusedDevServer } from '../temporal/devServer.js';

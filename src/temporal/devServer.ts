@@ -9,24 +9,20 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { log } from '../log.js';
-import {
-  argValue,
-  commandLine,
-  findProcesses,
-  isOurs,
-  liveRegistered,
-  minimalEnv,
-  openPrivateLog,
-  prepareDataDir,
-  privateDir,
-  processStartId,
-  programIndex,
-  register,
-  sleep,
-  stopProcess,
-  withLock,
-  writeFileAtomic,
-} from '../processes.js';
+import { argValue, commandLine, findProcesses, isOurs, processStartId, programIndex, sleep, stopProcess } from '../processes/identity.js';
+import { liveRegistered, openPrivateLog, prepareDataDir, privateDir, register, writeFileAtomic } from '../processes/stateFiles.js';
+import { withLock } from '../processes/lock.js';
+
+/** Only what the dev server needs from our environment: never the model key or Temporal credentials. */
+export function minimalEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const keep = new Set(['PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'TZ', 'SYSTEMROOT', 'WINDIR', 'USERPROFILE']);
+  const out: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) {
+    const upper = name.toUpperCase();
+    if (value !== undefined && (keep.has(upper) || upper.startsWith('LC_'))) out[name] = value;
+  }
+  return out;
+}
 
 export interface DevServerState {
   pid: number;

@@ -1,33 +1,15 @@
-// Process helpers shared by the embedded dev server and the background service: who a recorded
-// pid really is, private state files, and the start lock.
+// Who a recorded pid really is. A pid in a state file may belong to an unrelated process after a
+// reboot or pid reuse, so nothing here trusts or signals a pid it cannot prove is the one recorded.
 import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-const LOCK_TIMEOUT_MS = 120_000;
-/** A lock dir without a holder (its creator died before writing one) is stale after this. */
-const LOCK_ORPHAN_MS = 10_000;
 
 const hasProc = existsSync('/proc/self/stat');
 
 /** This program's entry point (dist/src/cli.js). */
-export const PROGRAM_PATH = fileURLToPath(new URL('./cli.js', import.meta.url));
+export const PROGRAM_PATH = fileURLToPath(new URL('../cli.js', import.meta.url));
 
 export function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0 || !signalable(pid)) return false;
@@ -49,10 +31,8 @@ function procStat(pid: number): string[] | undefined {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// ---- Process identity -------------------------------------------------------------------------
-// A pid in a state file may belong to an unrelated process after a reboot or pid reuse. A record
-// therefore carries the process's start id (boot id + start time), and nothing signals or trusts a
-// recorded pid unless it still has that start id.
+// A record carries the process's start id (boot id + start time); a recorded pid is trusted only
+// while it still has that start id.
 
 let bootId: string | undefined;
 
@@ -190,159 +170,6 @@ export function parseRecord(text: string): ProcessRecord | undefined {
   }
 }
 
-/**
- * Registry directories (fronts/, users/): one file per process, named by its pid, holding its
- * record. Returns the live verified pids and removes every stale entry.
- */
-export function liveRegistered(dir: string, legacyArgv?: (argv: readonly string[], pid: number) => boolean): number[] {
-  if (!existsSync(dir)) return [];
-  const alive: number[] = [];
-  for (const name of readdirSync(dir)) {
-    if (name.endsWith('.tmp')) continue;
-    const pid = Number(name);
-    // Older versions wrote a timestamp, not a record: the file name is then the only pid.
-    const record = parseRecord(readFileOr(join(dir, name), '')) ?? { pid };
-    if (record.pid === pid && isOurs(record, legacyArgv)) alive.push(pid);
-    else rmSync(join(dir, name), { force: true });
-  }
-  return alive;
-}
-
-/** Records this process in a registry directory; returns the function that removes it. */
-export function register(dir: string): () => void {
-  const file = join(dir, String(process.pid));
-  writeFileAtomic(file, JSON.stringify(recordOf(process.pid)));
-  return () => rmSync(file, { force: true });
-}
-
-// ---- Private files --------------------------------------------------------------------------
-// The data dir holds run history (SQLite), logs and state: only its owner may read it.
-
-/** Creates `dir` (and missing parents) 0700, and tightens it if it exists and is ours. */
-export function privateDir(dir: string, tightenExisting = true): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (!tightenExisting) return;
-  try {
-    const st = statSync(dir);
-    // Never tighten a directory someone else owns or a shared sticky one like /tmp.
-    const owned = typeof process.getuid !== 'function' || st.uid === process.getuid();
-    if (owned && (st.mode & 0o1000) === 0 && (st.mode & 0o077) !== 0) chmodSync(dir, st.mode & 0o700);
-  } catch {
-    /* best effort */
-  }
-}
-
-/** The data dir and the directories the service and the dev server keep their state in. */
-export function prepareDataDir(dataDir: string): void {
-  // A data dir pointed at a home or root directory is the user's business, not ours to chmod.
-  privateDir(dataDir, dataDir !== homedir() && dirname(dataDir) !== dataDir);
-  privateDir(join(dataDir, 'temporal'));
-  privateDir(join(dataDir, 'service'));
-}
-
-/** Writes a whole file or nothing (temp file + rename), readable by the owner only. */
-export function writeFileAtomic(file: string, data: string): void {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(tmp, file);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-    throw err;
-  }
-}
-
-/** Opens a log file for appending, owner-only (older versions created it world-readable). */
-export function openPrivateLog(file: string): number {
-  const fd = openSync(file, 'a', 0o600);
-  try {
-    chmodSync(file, 0o600);
-  } catch {
-    /* not ours to change */
-  }
-  return fd;
-}
-
-export function readFileOr(file: string, fallback: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return fallback;
-  }
-}
-
-function safeMtime(path: string): number {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
-
-// ---- Start lock -------------------------------------------------------------------------------
-
-/**
- * Runs `fn` holding a lock directory. A holder counts only while it is alive and provably the
- * process that took the lock; a lock left by a dead process, or naming a pid now used by some
- * other process, is taken over at once.
- */
-export async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + LOCK_TIMEOUT_MS;
-  const pidFile = join(lockDir, 'pid');
-  for (;;) {
-    try {
-      mkdirSync(lockDir, { mode: 0o700 });
-      writeFileAtomic(pidFile, JSON.stringify(recordOf(process.pid)));
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const content = readFileOr(pidFile, '');
-      const holder = parseRecord(content);
-      const stale = holder ? !isOurs(holder) : Date.now() - safeMtime(lockDir) > LOCK_ORPHAN_MS;
-      if (stale) {
-        takeOverStaleLock(lockDir, content);
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for the lock ${lockDir} (held by pid ${holder?.pid ?? '?'})`);
-      await sleep(100);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lockDir, { recursive: true, force: true });
-  }
-}
-
-/**
- * Removes a stale lock, unless another process took it over since we judged it stale (two
- * processes seeing the same stale lock must not both end up holding a fresh one).
- */
-function takeOverStaleLock(lockDir: string, judged: string): void {
-  const guard = `${lockDir}.takeover`;
-  try {
-    mkdirSync(guard, { mode: 0o700 });
-  } catch {
-    if (Date.now() - safeMtime(guard) > LOCK_ORPHAN_MS) rmSync(guard, { recursive: true, force: true });
-    return;
-  }
-  try {
-    if (readFileOr(join(lockDir, 'pid'), '') === judged) rmSync(lockDir, { recursive: true, force: true });
-  } finally {
-    rmSync(guard, { recursive: true, force: true });
-  }
-}
-
 export async function stopProcess(pid: number, graceMs = 5_000): Promise<void> {
   try {
     process.kill(pid, 'SIGTERM');
@@ -370,15 +197,4 @@ function signalable(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-/** Only what the dev server needs from our environment: never the model key or Temporal credentials. */
-export function minimalEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const keep = new Set(['PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'TZ', 'SYSTEMROOT', 'WINDIR', 'USERPROFILE']);
-  const out: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(env)) {
-    const upper = name.toUpperCase();
-    if (value !== undefined && (keep.has(upper) || upper.startsWith('LC_'))) out[name] = value;
-  }
-  return out;
 }
