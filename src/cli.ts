@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { buildConfig, ConfigError, helpText, parseArgs, type Config, type ParsedArgs } from './config.js';
 import { log, setLogLevel } from './log.js';
+import { readTokensFile } from './server/tokens.js';
 import { DevServerError, findTemporalCli } from './temporal/devServer.js';
 import type { TemporalHandle } from './temporal/connect.js';
 import type { RunningWorker } from './worker/worker.js';
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
     config = buildConfig(parsed);
     const needsCli = !config.temporalAddress && !(config.command === 'service' && config.serviceAction !== 'start' && config.serviceAction !== 'run');
     if (needsCli) findTemporalCli(config.temporalCliPath);
+    if (config.transport === 'http' && config.tokensFile) readTokensFile(config.tokensFile, config.token);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof DevServerError) {
       process.stderr.write(`durable-agent-mcp: ${err.message}\n`);
@@ -160,23 +162,22 @@ async function serve(config: Config): Promise<void> {
   const runs = new RunService(config, () => temporal.get(), config.temporalAddress ? 5_000 : STARTING_WAIT_MS);
   let worker: RunningWorker | undefined;
 
-  const workerReady = config.noWorker
-    ? Promise.resolve()
-    : temporal
-        .get()
-        .then(async (t) => {
-          worker = await startWorker(config, t);
-        })
-        .catch((err: unknown) => log.error('could not start the worker', { error: message(err) }));
-
   let closeTransport: () => Promise<void>;
   let stopped: Promise<void>;
   if (config.transport === 'http') {
+    // Bind before Temporal and the worker start, so a taken port starts nothing (no dev server).
     const http = await serveHttp(() => createServer(runs, pkg.version), runs, {
       host: config.host,
       port: config.port,
       allowedOrigins: config.allowedOrigins,
+      maxSessions: config.maxSessions,
+      sessionIdleTimeoutSeconds: config.sessionIdleTimeoutSeconds,
       ...(config.token ? { token: config.token } : {}),
+      ...(config.tokensFile ? { tokensFile: config.tokensFile } : {}),
+    }).catch((err: unknown) => {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(`durable-agent-mcp: ${err.message}\n`);
+      process.exit(2);
     });
     closeTransport = () => http.close();
     stopped = new Promise(() => undefined);
@@ -186,6 +187,15 @@ async function serve(config: Config): Promise<void> {
     closeTransport = () => server.close();
     stopped = stdio.closed;
   }
+
+  const workerReady = config.noWorker
+    ? Promise.resolve()
+    : temporal
+        .get()
+        .then(async (t) => {
+          worker = await startWorker(config, t);
+        })
+        .catch((err: unknown) => log.error('could not start the worker', { error: message(err) }));
 
   await shutdownOn(stopped, async () => {
     await closeTransport().catch(() => undefined);

@@ -58,6 +58,9 @@ export const ConfigSchema = z.object({
   maxConcurrentActivities: z.coerce.number().int().min(1).max(10_000),
   maxCachedWorkflows: z.coerce.number().int().min(0).max(100_000).optional(),
   token: z.string().min(16, 'use at least 16 characters').optional(),
+  tokensFile: localPath.optional(),
+  maxSessions: z.coerce.number().int().min(1).max(100_000),
+  sessionIdleTimeoutSeconds: z.coerce.number().int().min(1).max(7 * 24 * 3600),
   allowedOrigins: csv,
   mcpConfig: localPath.optional(),
   workspace: localPath.optional(),
@@ -84,7 +87,10 @@ export const FLAGS = [
   { flag: 'approval-timeout', env: 'DURABLE_AGENT_APPROVAL_TIMEOUT', def: '86400', help: 'seconds a call waits for approval' },
   { flag: 'max-concurrent-activities', env: 'DURABLE_AGENT_MAX_CONCURRENT_ACTIVITIES', def: '100', help: 'worker: model and tool calls run at once' },
   { flag: 'max-cached-workflows', env: 'DURABLE_AGENT_MAX_CACHED_WORKFLOWS', def: undefined, help: 'worker: runs kept in memory between steps (default: sized from RAM)' },
-  { flag: 'token', env: 'DURABLE_AGENT_TOKEN', def: undefined, help: 'HTTP: require Authorization: Bearer <token> (needed to bind beyond loopback)' },
+  { flag: 'token', env: 'DURABLE_AGENT_TOKEN', def: undefined, help: 'HTTP: require Authorization: Bearer <token>; the local principal (this or --tokens-file is needed to bind beyond loopback)' },
+  { flag: 'tokens-file', env: 'DURABLE_AGENT_TOKENS_FILE', def: undefined, help: 'HTTP: JSON { "<principal>": "<token>", … }; each token is a principal (re-read on change and SIGHUP)' },
+  { flag: 'max-sessions', env: 'DURABLE_AGENT_MAX_SESSIONS', def: '256', help: 'HTTP: live MCP sessions at most; a new one evicts the least recently used idle one' },
+  { flag: 'session-idle-timeout', env: 'DURABLE_AGENT_SESSION_IDLE_TIMEOUT', def: '1800', help: 'HTTP: seconds without a request before an MCP session is closed' },
   { flag: 'allowed-origins', env: 'DURABLE_AGENT_ALLOWED_ORIGINS', def: undefined, help: 'HTTP: browser Origins allowed besides loopback ones, e.g. https://app.example.com' },
   { flag: 'mcp-config', env: 'DURABLE_AGENT_MCP_CONFIG', def: undefined, help: 'MCP servers whose tools the agent may use (Claude Desktop\'s mcpServers JSON)' },
   { flag: 'workspace', env: 'DURABLE_AGENT_WORKSPACE', def: undefined, help: 'directory for the workspace_* agent tools (unset: not offered)' },
@@ -179,6 +185,9 @@ export function buildConfig(parsed: ParsedArgs, env: NodeJS.ProcessEnv = process
     maxConcurrentActivities: pick('max-concurrent-activities'),
     maxCachedWorkflows: pick('max-cached-workflows'),
     token: pick('token'),
+    tokensFile: pick('tokens-file'),
+    maxSessions: pick('max-sessions'),
+    sessionIdleTimeoutSeconds: pick('session-idle-timeout'),
     allowedOrigins: pick('allowed-origins'),
     mcpConfig: pick('mcp-config'),
     workspace: pick('workspace'),
@@ -193,9 +202,9 @@ export function buildConfig(parsed: ParsedArgs, env: NodeJS.ProcessEnv = process
     throw new ConfigError(`invalid ${where}: ${issue.message}`);
   }
   const config = result.data;
-  if (config.transport === 'http' && !isLoopback(config.host) && !config.token) {
+  if (config.transport === 'http' && !isLoopback(config.host) && !config.token && !config.tokensFile) {
     throw new ConfigError(
-      `refusing to serve HTTP on ${config.host} without --token / DURABLE_AGENT_TOKEN: anyone who can reach it could start agent runs`,
+      `refusing to serve HTTP on ${config.host} without --token / DURABLE_AGENT_TOKEN or --tokens-file: anyone who can reach it could start agent runs`,
     );
   }
   return config;
@@ -209,6 +218,7 @@ function camel(flag: string): string {
   const special: Record<string, string> = {
     'approval-timeout': 'approvalTimeoutSeconds',
     'idle-shutdown': 'idleShutdownSeconds',
+    'session-idle-timeout': 'sessionIdleTimeoutSeconds',
     'data-dir': 'dataDir',
   };
   return special[flag] ?? flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -1,114 +1,282 @@
 // Streamable HTTP at /mcp: one MCP server and transport per session, several clients at once.
-// Every request passes the Host check (DNS rebinding, from the SDK), the Origin check (403 for a
-// foreign browser origin, as the MCP spec requires) and, with a token, the bearer check (401).
-// GET /healthz says whether Temporal is reachable and a worker polls; it needs no token.
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { NextFunction, Request, Response } from 'express';
-import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
+// Order per request: Host check (DNS rebinding, on every loopback bind) → /healthz (no token) → Origin
+// check (403 for a foreign browser origin, as the MCP spec requires) → bearer check (401, before any
+// body is read) → JSON body (size-capped) → /mcp. Every error, including unknown paths, is JSON-RPC JSON.
+// The caller's principal reaches tool handlers as `extra.authInfo.clientId`; a session belongs to the
+// principal that initialized it, and sessions are capped (LRU eviction) and expire when idle.
+import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { ConfigError, isLoopback } from '../config.js';
 import { log } from '../log.js';
 import type { RunService } from './runService.js';
+import { TokenStore } from './tokens.js';
 
 export interface HttpOptions {
   host: string;
   port: number;
   token?: string;
+  /** Principal names → tokens, re-read on change and SIGHUP. */
+  tokensFile?: string;
   /** Browser origins allowed besides loopback ones. */
   allowedOrigins: string[];
+  /** Live sessions at most; at the cap a new one evicts the least recently used idle one. */
+  maxSessions?: number;
+  /** Seconds without a request after which a session is closed. */
+  sessionIdleTimeoutSeconds?: number;
 }
 
 /** How long shutdown waits for requests in flight before it closes what is left. */
 const DRAIN_MS = 10_000;
+/** task and instructions are ≤ 100,000 characters each; JSON escapes make that at most ~1.2 MB. */
+const BODY_LIMIT_MB = 4;
 const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i;
+const LOOPBACK_HOSTNAME = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
+
+type AuthedRequest = Request & { auth?: AuthInfo };
+
+interface Session {
+  id: string;
+  principal: string;
+  transport: StreamableHTTPServerTransport;
+  server: McpServer;
+  lastUsed: number;
+  /** Requests in flight other than the standalone GET stream, which may stay open for hours. */
+  busy: number;
+}
 
 export async function serveHttp(
   makeServer: () => McpServer,
   runs: RunService,
   options: HttpOptions,
 ): Promise<{ url: string; close(): Promise<void> }> {
-  const app = createMcpExpressApp({ host: options.host });
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const tokens = new TokenStore({
+    ...(options.token ? { token: options.token } : {}),
+    ...(options.tokensFile ? { tokensFile: options.tokensFile } : {}),
+  });
+  const maxSessions = options.maxSessions ?? 256;
+  const idleMs = (options.sessionIdleTimeoutSeconds ?? 1800) * 1000;
+  // Map order is recency order: a used session is moved to the end, so the first idle one is the LRU.
+  const sessions = new Map<string, Session>();
   let inFlight = 0;
+
+  const closeSession = (s: Session, why: string) => {
+    if (sessions.get(s.id) === s) sessions.delete(s.id);
+    log.debug('MCP session closed', { why, principal: s.principal });
+    s.server.close().catch(() => undefined);
+  };
+  const expired = (s: Session, now: number) => s.busy === 0 && now - s.lastUsed > idleMs;
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const s of sessions.values()) if (expired(s, now)) closeSession(s, 'idle');
+  }, Math.min(60_000, Math.max(500, idleMs / 4)));
+  sweep.unref();
+
+  const app = express();
+  app.disable('x-powered-by');
+  if (isLoopback(options.host)) app.use(loopbackHostCheck);
 
   app.get('/healthz', (_req, res) => {
     runs
       .health()
-      .then((health) => res.status(health.temporal === 'reachable' ? 200 : 503).json({ ok: health.temporal === 'reachable', ...health }))
-      .catch((err: unknown) => res.status(503).json({ ok: false, error: err instanceof Error ? err.message : String(err) }));
+      .then((health) =>
+        res.status(health.temporal === 'reachable' ? 200 : 503).json({ ok: health.temporal === 'reachable', ...health, sessions: sessions.size }),
+      )
+      .catch((err: unknown) => res.status(503).json({ ok: false, error: err instanceof Error ? err.message : String(err), sessions: sessions.size }));
   });
 
-  app.use((req: Request, res: Response, next: NextFunction) => {
+  app.use((req: AuthedRequest, res: Response, next: NextFunction) => {
     const origin = req.headers.origin;
     if (origin !== undefined && !LOOPBACK_ORIGIN.test(origin) && !options.allowedOrigins.includes(origin)) {
       log.warn('HTTP request refused: foreign Origin', { origin });
       return void res.status(403).json(rpcError(-32000, `Origin ${origin} is not allowed (see --allowed-origins)`));
     }
-    if (options.token && !bearerMatches(req.headers.authorization, options.token)) {
+    const principal = tokens.principalFor(req.headers.authorization);
+    if (principal === undefined) {
       return void res
         .status(401)
         .set('WWW-Authenticate', 'Bearer')
-        .json(rpcError(-32001, 'Unauthorized: send Authorization: Bearer <token> (the server\'s --token / DURABLE_AGENT_TOKEN)'));
+        .json(rpcError(-32001, 'Unauthorized: send Authorization: Bearer <token> (the server\'s --token or a token from its --tokens-file)'));
     }
+    // The SDK's transport hands req.auth to tool handlers as extra.authInfo.
+    req.auth = { token: '', clientId: principal, scopes: [] };
     inFlight++;
     res.once('close', () => inFlight--);
     next();
   });
 
-  app.all('/mcp', async (req, res) => {
+  // Any content type is parsed (and so size-capped); the transport itself answers 415 for non-JSON.
+  app.use(express.json({ limit: BODY_LIMIT_MB * 1024 * 1024, type: () => true }));
+
+  app.all('/mcp', async (req: AuthedRequest, res) => {
+    const principal = req.auth?.clientId ?? '';
     const sessionId = req.headers['mcp-session-id'];
-    let transport = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
-    if (!transport) {
-      if (typeof sessionId === 'string') {
+    // Marks the session used (most recent in the map) and, but for the GET stream, busy until answered.
+    const use = (s: Session) => {
+      sessions.delete(s.id);
+      sessions.set(s.id, s);
+      s.lastUsed = Date.now();
+      const counts = req.method !== 'GET';
+      if (counts) s.busy++;
+      res.once('close', () => {
+        if (counts) s.busy--;
+        s.lastUsed = Date.now();
+      });
+    };
+    let session: Session | undefined;
+    if (typeof sessionId === 'string') {
+      session = sessions.get(sessionId);
+      if (session && expired(session, Date.now())) {
+        closeSession(session, 'idle');
+        session = undefined;
+      }
+      // Another principal's session answers exactly as an unknown one: its existence is not revealed.
+      if (!session || session.principal !== principal) {
         res.status(404).json(rpcError(-32001, 'Unknown or expired MCP session; initialize again'));
         return;
       }
+      use(session);
+    } else {
       if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
         res.status(400).json(rpcError(-32000, 'No valid MCP session; send initialize first'));
         return;
       }
-      const created = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id) => void sessions.set(id, created),
-      });
-      created.onclose = () => {
-        if (created.sessionId) sessions.delete(created.sessionId);
+      if (sessions.size >= maxSessions && !evictOne()) {
+        res.status(503).set('Retry-After', '5').json(rpcError(-32000, `All ${maxSessions} MCP sessions are busy (--max-sessions); try again shortly`));
+        return;
+      }
+      // The id is fixed up front so the session counts against the cap (and is busy) while it initializes.
+      const id = randomUUID();
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => id });
+      const created: Session = { id, principal, transport, server: makeServer(), lastUsed: Date.now(), busy: 0 };
+      transport.onclose = () => {
+        if (sessions.get(id) === created) sessions.delete(id);
       };
-      await makeServer().connect(created);
-      transport = created;
+      use(created);
+      try {
+        await created.server.connect(transport);
+      } catch (err) {
+        closeSession(created, 'connect failed');
+        throw err;
+      }
+      session = created;
     }
-    await transport.handleRequest(req, res, req.body);
+    try {
+      await session.transport.handleRequest(req, res, req.body);
+    } finally {
+      // An initialize the transport refused leaves a session that can never be used.
+      if (session.transport.sessionId === undefined) closeSession(session, 'initialize failed');
+    }
   });
 
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(options.port, options.host, () => resolve(s));
-    s.once('error', reject);
+  let capLogged = false;
+  function evictOne(): boolean {
+    if (!capLogged) log.warn('--max-sessions reached: new sessions now evict the least recently used idle ones', { maxSessions });
+    capLogged = true;
+    for (const s of sessions.values()) {
+      if (s.busy === 0) {
+        log.debug('MCP session evicted', { principal: s.principal, idleSeconds: Math.round((Date.now() - s.lastUsed) / 1000) });
+        closeSession(s, 'evicted');
+        return true;
+      }
+    }
+    return false;
+  }
+
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json(rpcError(-32600, 'Not found: the MCP endpoint is /mcp (and GET /healthz)'));
   });
+
+  // Last: every error as JSON-RPC JSON, never Express's HTML page (which shows a stack trace).
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) return void res.end();
+    const e = (typeof err === 'object' && err !== null ? err : {}) as { status?: unknown; type?: unknown; expose?: unknown; message?: unknown };
+    const status = typeof e.status === 'number' && e.status >= 400 && e.status < 600 ? e.status : 500;
+    if (status === 413) {
+      return void res.status(413).json(rpcError(-32600, `Request body too large (limit ${BODY_LIMIT_MB} MB)`));
+    }
+    if (e.type === 'entity.parse.failed') return void res.status(400).json(rpcError(-32700, 'Parse error: the body is not valid JSON'));
+    if (status < 500) {
+      return void res.status(status).json(rpcError(-32600, e.expose === true && typeof e.message === 'string' ? e.message : 'Invalid request'));
+    }
+    log.error('HTTP request failed', { error: err instanceof Error ? err.message : String(err) });
+    res.status(500).json(rpcError(-32603, 'Internal error'));
+  });
+
+  const server: Server = createHttpServer(app);
+  const hostForUrl = options.host.includes(':') && !options.host.startsWith('[') ? `[${options.host}]` : options.host;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    clearInterval(sweep);
+    tokens.close();
+    throw new ConfigError(`cannot listen on ${hostForUrl}:${options.port}: ${listenReason(err)}`);
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}/mcp`;
-  log.info('MCP over Streamable HTTP', { url, auth: options.token ? 'bearer token' : 'none (loopback only)' });
+  const url = `http://${hostForUrl}:${port}/mcp`;
+  log.info('MCP over Streamable HTTP', {
+    url,
+    auth: options.tokensFile ? 'bearer tokens (--tokens-file)' : options.token ? 'bearer token' : 'none (loopback only)',
+    maxSessions,
+  });
   return {
     url,
     async close() {
       // Stop accepting, let requests in flight finish (waits end early), then close what is left.
       server.close();
+      clearInterval(sweep);
+      tokens.close();
       runs.endWaits();
       const deadline = Date.now() + DRAIN_MS;
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      for (const t of sessions.values()) await t.close().catch(() => undefined);
+      for (const s of [...sessions.values()]) closeSession(s, 'shutdown');
       server.closeAllConnections();
     },
   };
 }
 
-/** Constant-time comparison (of digests, so the length leaks nothing either). */
-function bearerMatches(header: string | undefined, token: string): boolean {
-  const given = /^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '';
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(given), digest(token));
+/** On a loopback bind only loopback names may appear in Host: a rebound DNS name is refused. */
+function loopbackHostCheck(req: Request, res: Response, next: NextFunction): void {
+  const header = req.headers.host;
+  let hostname: string | undefined;
+  try {
+    hostname = header ? new URL(`http://${header}`).hostname : undefined;
+  } catch {
+    hostname = undefined;
+  }
+  if (hostname === undefined || !LOOPBACK_HOSTNAME.test(hostname)) {
+    log.warn('HTTP request refused: Host is not a loopback name', { host: header });
+    return void res.status(403).json(rpcError(-32000, `Invalid Host header: ${header ?? '(none)'}`));
+  }
+  next();
+}
+
+function listenReason(err: unknown): string {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+  switch (code) {
+    case 'EADDRINUSE':
+      return 'address already in use';
+    case 'EACCES':
+      return 'permission denied (ports below 1024 need privileges)';
+    case 'EADDRNOTAVAIL':
+      return 'address not available on this machine';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host name does not resolve';
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
 }
 
 function rpcError(code: number, message: string) {
