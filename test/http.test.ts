@@ -287,6 +287,40 @@ describe('Streamable HTTP transport', { timeout: 5 * 60_000 }, () => {
     await assert.rejects(connect(CAROL));
   });
 
+
+  it('a run belongs to its principal: another token sees, approves, cancels nothing of it; history names who decided', async () => {
+    const [alice, bob] = await Promise.all([connect(ALICE), connect(BOB)]);
+    const asAlice = runHelpers(() => alice);
+    model.script('owned-http', [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}/owned-http`, body: 'x' } }] },
+      { content: 'alice posted' },
+    ]);
+    const runId = await asAlice.start({ task: 'alice only [script:owned-http]' });
+    const { approvalId } = (await asAlice.waitForApproval(runId)).pendingApprovals[0]!;
+
+    const unknownRun = (await call(bob, 'get_run_status', { runId: 'run-does-not-exist' })).content;
+    const asUnknown = (text: unknown) => JSON.stringify(text).replaceAll(runId, 'run-does-not-exist');
+    for (const [tool, args] of [
+      ['get_run_status', { runId }],
+      ['get_run_result', { runId, waitSeconds: 1 }],
+      ['approve_step', { runId, approvalId, decision: 'approve' }],
+      ['cancel_run', { runId }],
+      ['send_message', { runId, message: 'hi' }],
+      ['get_run_history', { runId }],
+    ] as const) {
+      const res = await call(bob, tool, args);
+      assert.equal(res.isError, true, `${tool} refuses bob`);
+      assert.equal(asUnknown(res.content), JSON.stringify(unknownRun), `${tool}: exactly the answer for an unknown run`);
+    }
+    const bobsList = (await call(bob, 'list_runs', { limit: 100 })).structuredContent as { runs: Array<{ runId: string }> };
+    assert.ok(!bobsList.runs.some((r) => r.runId === runId), 'bob does not list it');
+    assert.equal(sink.requests().filter((r) => r.path === '/owned-http').length, 0);
+
+    await asAlice.decide(runId, approvalId, 'approve');
+    assert.equal((await asAlice.result(runId)).status, 'completed');
+    const history = (await call(alice, 'get_run_history', { runId })).structuredContent as { entries: Array<{ kind: string; by?: string }> };
+    assert.equal(history.entries.find((e) => e.kind === 'approval')?.by, 'alice via http-test');
+  });
   it('a session belongs to the principal that initialized it: another gets the 404 of an unknown session', async () => {
     const session = await initialize(url, ALICE);
     const unknown = await listTools(url, BOB, '00000000-0000-4000-8000-000000000000');
