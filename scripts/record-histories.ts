@@ -117,10 +117,10 @@ const scenarios: Scenario[] = [
     },
   },
   {
-    // A sub-agent within the parent's budget (patch delegate-budget); its own script answers at once.
+    // A sub-agent of a parent with one turn left: since delegate-budget it gets that one turn, no more.
     name: 'delegate',
-    steps: [{ toolCalls: [{ name: 'delegate', arguments: { task: 'sub-task [script:delegate-child]', maxSteps: 3 } }] }, { content: 'parent done' }],
-    start: { approval: 'none', maxTokens: 1_000_000 },
+    steps: [{ toolCalls: [{ name: 'delegate', arguments: { task: 'sub-task [script:delegate-child]' } }] }, { content: 'parent done' }],
+    start: { approval: 'none', maxSteps: 2, maxTokens: 1_000_000 },
   },
   {
     name: 'dressed-write',
@@ -145,7 +145,7 @@ const scenarios: Scenario[] = [
 /** Scenario names after the label record only those. */
 const only = process.argv.slice(3);
 mkdirSync(outDir, { recursive: true });
-model.script('delegate-child', [{ content: 'the sub-agent\'s answer' }]);
+model.script('delegate-child', [get('/delegate-child'), { content: 'the sub-agent\'s answer' }]);
 try {
   for (const scenario of scenarios.filter((s) => !only.length || only.includes(s.name))) {
     model.script(scenario.name, scenario.steps);
