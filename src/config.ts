@@ -225,10 +225,12 @@ function camel(flag: string): string {
 }
 
 export function helpText(version: string): string {
-  const rows = FLAGS.map((f) => {
-    const name = 'boolean' in f ? `--${f.flag}` : `--${f.flag} <value>`;
+  const names = FLAGS.map((f) => ('boolean' in f ? `--${f.flag}` : `--${f.flag} <value>`));
+  const nameWidth = Math.max(...names.map((n) => n.length));
+  const envWidth = Math.max(...FLAGS.map((f) => f.env.length));
+  const rows = FLAGS.map((f, i) => {
     const def = f.def ? ` (default ${f.def})` : '';
-    return `  ${name.padEnd(28)} ${f.env.padEnd(32)} ${f.help}${def}`;
+    return `  ${names[i]!.padEnd(nameWidth)} ${f.env.padEnd(envWidth)} ${f.help}${def}`;
   });
   return [
     `durable-agent-mcp ${version} — durable agent runs over MCP, backed by Temporal`,

@@ -4,15 +4,14 @@
 // body is read) → JSON body (size-capped) → /mcp. Every error, including unknown paths, is JSON-RPC JSON.
 // The caller's principal reaches tool handlers as `extra.authInfo.clientId`; a session belongs to the
 // principal that initialized it, and sessions are capped (LRU eviction) and expire when idle.
-import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ConfigError, isLoopback } from '../config.js';
 import { log } from '../log.js';
+import { HttpSessions, type Session } from './httpSessions.js';
 import type { RunService } from './runService.js';
 import { TokenStore } from './tokens.js';
 
@@ -39,16 +38,6 @@ const LOOPBACK_HOSTNAME = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
 
 type AuthedRequest = Request & { auth?: AuthInfo };
 
-interface Session {
-  id: string;
-  principal: string;
-  transport: StreamableHTTPServerTransport;
-  server: McpServer;
-  lastUsed: number;
-  /** Requests in flight other than the standalone GET stream, which may stay open for hours. */
-  busy: number;
-}
-
 export async function serveHttp(
   makeServer: () => McpServer,
   runs: RunService,
@@ -59,22 +48,8 @@ export async function serveHttp(
     ...(options.tokensFile ? { tokensFile: options.tokensFile } : {}),
   });
   const maxSessions = options.maxSessions ?? 256;
-  const idleMs = (options.sessionIdleTimeoutSeconds ?? 1800) * 1000;
-  // Map order is recency order: a used session is moved to the end, so the first idle one is the LRU.
-  const sessions = new Map<string, Session>();
+  const sessions = new HttpSessions(makeServer, maxSessions, (options.sessionIdleTimeoutSeconds ?? 1800) * 1000);
   let inFlight = 0;
-
-  const closeSession = (s: Session, why: string) => {
-    if (sessions.get(s.id) === s) sessions.delete(s.id);
-    log.debug('MCP session closed', { why, principal: s.principal });
-    s.server.close().catch(() => undefined);
-  };
-  const expired = (s: Session, now: number) => s.busy === 0 && now - s.lastUsed > idleMs;
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const s of sessions.values()) if (expired(s, now)) closeSession(s, 'idle');
-  }, Math.min(60_000, Math.max(500, idleMs / 4)));
-  sweep.unref();
 
   const app = express();
   app.disable('x-powered-by');
@@ -115,77 +90,34 @@ export async function serveHttp(
   app.all('/mcp', async (req: AuthedRequest, res) => {
     const principal = req.auth?.clientId ?? '';
     const sessionId = req.headers['mcp-session-id'];
-    // Marks the session used (most recent in the map) and, but for the GET stream, busy until answered.
-    const use = (s: Session) => {
-      sessions.delete(s.id);
-      sessions.set(s.id, s);
-      s.lastUsed = Date.now();
-      const counts = req.method !== 'GET';
-      if (counts) s.busy++;
-      res.once('close', () => {
-        if (counts) s.busy--;
-        s.lastUsed = Date.now();
-      });
-    };
     let session: Session | undefined;
     if (typeof sessionId === 'string') {
-      session = sessions.get(sessionId);
-      if (session && expired(session, Date.now())) {
-        closeSession(session, 'idle');
-        session = undefined;
-      }
       // Another principal's session answers exactly as an unknown one: its existence is not revealed.
-      if (!session || session.principal !== principal) {
+      session = sessions.find(sessionId, principal);
+      if (!session) {
         res.status(404).json(rpcError(-32001, 'Unknown or expired MCP session; initialize again'));
         return;
       }
-      use(session);
     } else {
       if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
         res.status(400).json(rpcError(-32000, 'No valid MCP session; send initialize first'));
         return;
       }
-      if (sessions.size >= maxSessions && !evictOne()) {
+      session = await sessions.create(principal);
+      if (!session) {
         res.status(503).set('Retry-After', '5').json(rpcError(-32000, `All ${maxSessions} MCP sessions are busy (--max-sessions); try again shortly`));
         return;
       }
-      // The id is fixed up front so the session counts against the cap (and is busy) while it initializes.
-      const id = randomUUID();
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => id });
-      const created: Session = { id, principal, transport, server: makeServer(), lastUsed: Date.now(), busy: 0 };
-      transport.onclose = () => {
-        if (sessions.get(id) === created) sessions.delete(id);
-      };
-      use(created);
-      try {
-        await created.server.connect(transport);
-      } catch (err) {
-        closeSession(created, 'connect failed');
-        throw err;
-      }
-      session = created;
     }
+    // Used now and, but for the GET stream, busy until answered.
+    sessions.use(session, req.method === 'GET', (done) => res.once('close', done));
     try {
       await session.transport.handleRequest(req, res, req.body);
     } finally {
       // An initialize the transport refused leaves a session that can never be used.
-      if (session.transport.sessionId === undefined) closeSession(session, 'initialize failed');
+      if (session.transport.sessionId === undefined) sessions.close(session, 'initialize failed');
     }
   });
-
-  let capLogged = false;
-  function evictOne(): boolean {
-    if (!capLogged) log.warn('--max-sessions reached: new sessions now evict the least recently used idle ones', { maxSessions });
-    capLogged = true;
-    for (const s of sessions.values()) {
-      if (s.busy === 0) {
-        log.debug('MCP session evicted', { principal: s.principal, idleSeconds: Math.round((Date.now() - s.lastUsed) / 1000) });
-        closeSession(s, 'evicted');
-        return true;
-      }
-    }
-    return false;
-  }
 
   app.use((_req: Request, res: Response) => {
     res.status(404).json(rpcError(-32600, 'Not found: the MCP endpoint is /mcp (and GET /healthz)'));
@@ -218,7 +150,7 @@ export async function serveHttp(
       });
     });
   } catch (err) {
-    clearInterval(sweep);
+    sessions.closeAll();
     tokens.close();
     throw new ConfigError(`cannot listen on ${hostForUrl}:${options.port}: ${listenReason(err)}`);
   }
@@ -235,12 +167,11 @@ export async function serveHttp(
     async close() {
       // Stop accepting, let requests in flight finish (waits end early), then close what is left.
       server.close();
-      clearInterval(sweep);
       tokens.close();
       runs.endWaits();
       const deadline = Date.now() + DRAIN_MS;
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      for (const s of [...sessions.values()]) closeSession(s, 'shutdown');
+      sessions.closeAll();
       server.closeAllConnections();
     },
   };
