@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Client } from '@modelcontextprotocol/client';
 import { ChildStdioTransport, cliPath, repoRoot } from '../test/support/mcpStdio.js';
 import { call, percentiles, spawnCli, type Percentiles, type Stack } from './support.js';
 

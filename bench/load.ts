@@ -2,7 +2,7 @@
 // runs each against the scripted model with zero think time, on loopback, and wait for all of them.
 // Checks that all 200 complete, none is lost or duplicated; reports runs per second and tool-call
 // latency percentiles. Stops by itself; bounded by a deadline.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { call, connectHttp, percentiles, startHttpServer, type Percentiles, type Stack } from './support.js';
 
 const CLIENTS = 20;

@@ -1,7 +1,7 @@
 // Figure 4, the scale of waiting: RSS of one `durable-agent-mcp worker` process with 0, 100 and 500
 // runs parked on an approval, and the RSS each parked run costs. Also what model calls in flight
 // cost, for sizing --max-concurrent-activities. Runs are started through an MCP server (--no-worker).
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { call, connectHttp, settledRssMiB, spawnCli, startHttpServer, waitFor, type Stack } from './support.js';
 
 const PARKED_LEVELS = [100, 500];

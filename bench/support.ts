@@ -5,9 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { startModelServer, type ModelServer } from '../test/support/modelServer.js';
 import { startSinkServer, type SinkServer } from '../test/support/sinkServer.js';
 import { cliPath, repoRoot } from '../test/support/mcpStdio.js';
@@ -107,7 +105,7 @@ export async function connectHttp(url: URL): Promise<Client> {
 
 /** Calls a tool and fails loudly on an error result: a benchmark must not time failures. */
 export async function call(client: Client, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const res = (await client.callTool({ name, arguments: args }, undefined, { timeout: 120_000 })) as CallToolResult;
+  const res = await client.callTool({ name, arguments: args }, { timeout: 120_000 });
   if (res.isError) throw new Error(`${name} failed: ${JSON.stringify(res.content)}`);
   return res.structuredContent as Record<string, unknown>;
 }

@@ -1,6 +1,6 @@
 // Figure 2, MCP tool latency as a client sees it, over stdio and over Streamable HTTP: each tool
 // called one at a time against a server with its own in-process worker.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { spawnServer } from '../test/support/mcpStdio.js';
 import { call, connectHttp, percentiles, startHttpServer, timed, waitFor, type Percentiles, type Stack } from './support.js';
 

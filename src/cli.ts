@@ -117,8 +117,8 @@ async function serveFront(config: Config, parsed: ParsedArgs): Promise<void> {
     }
   }, 5_000);
   watchdog.unref();
-  const server = createServer(new RunService(config, () => temporal.get(), STARTING_WAIT_MS), pkg.version);
-  const stdio = await serveStdio(server);
+  const runs = new RunService(config, () => temporal.get(), STARTING_WAIT_MS);
+  const stdio = serveStdio(() => createServer(runs, pkg.version));
   const reason = await Promise.race([
     stdio.closed.then(() => 'client closed'),
     new Promise<string>((resolve) => {
@@ -131,7 +131,7 @@ async function serveFront(config: Config, parsed: ParsedArgs): Promise<void> {
   unregister();
   // Exit promptly: nothing here owns durable state.
   setTimeout(() => process.exit(0), 1_000).unref();
-  await server.close().catch(() => undefined);
+  await stdio.close().catch(() => undefined);
   await connection?.connection.close().catch(() => undefined);
   process.exit(0);
 }
@@ -182,9 +182,8 @@ async function serve(config: Config): Promise<void> {
     closeTransport = () => http.close();
     stopped = new Promise(() => undefined);
   } else {
-    const server = createServer(runs, pkg.version);
-    const stdio = await serveStdio(server);
-    closeTransport = () => server.close();
+    const stdio = serveStdio(() => createServer(runs, pkg.version));
+    closeTransport = () => stdio.close();
     stopped = stdio.closed;
   }
 

@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
 import { startDevServer, type DevServer } from './support/temporal.js';
@@ -207,7 +206,6 @@ describe('agent loop semantics (e2e)', { timeout: 10 * 60_000 }, () => {
     const progress: number[] = [];
     const res = await server.client.request(
       { method: 'tools/call', params: { name: 'get_run_result', arguments: { runId, waitSeconds: 30 } } },
-      CallToolResultSchema,
       { onprogress: (p) => progress.push(p.progress), timeout: 60_000 },
     );
     assert.equal((res.structuredContent as { status: string }).status, 'completed');

@@ -12,9 +12,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { CallToolResult } from '@modelcontextprotocol/client';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
 import { cliPath } from './support/mcpStdio.js';
@@ -124,7 +123,7 @@ describe('Streamable HTTP transport', { timeout: 5 * 60_000 }, () => {
     return client;
   }
   async function call(client: Client, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
-    return (await client.callTool({ name, arguments: args }, undefined, { timeout: 70_000 })) as CallToolResult;
+    return (await client.callTool({ name, arguments: args }, { timeout: 70_000 })) as CallToolResult;
   }
 
   /** Another server (no worker) for one test; resolves once it answers /healthz. */

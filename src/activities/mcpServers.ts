@@ -2,10 +2,8 @@
 // shape), one pooled client connection per server, re-established after a server dies, closed on
 // shutdown. A server that will not start is reported, never fatal: the others keep working.
 import { readFileSync } from 'node:fs';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { Client, StreamableHTTPClientTransport, type CallToolResult, type Tool } from '@modelcontextprotocol/client';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { z } from 'zod';
 import { log } from '../log.js';
 import type { AgentToolSpec } from '../shared/agentTools.js';
@@ -132,9 +130,8 @@ export class McpPool {
     try {
       return (await client.callTool(
         { name: info.tool, arguments: args, _meta: { [IDEMPOTENCY_META_KEY]: idempotencyKey } },
-        undefined,
         { signal, timeout: 4 * 60_000, resetTimeoutOnProgress: true, onprogress: onProgress },
-      )) as CallToolResult;
+      ));
     } catch (err) {
       // A dead or confused connection is dropped, so the retry starts a fresh one.
       if (!signal.aborted) this.drop(info.server);

@@ -1,15 +1,18 @@
 // What this worker offers beyond http_request (workspace tools, other MCP servers' tools), and the
 // activity that calls an MCP server's tool with the call's idempotency key in `_meta`.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { INTERNAL_ERROR, ProtocolError, type CallToolResult } from '@modelcontextprotocol/client';
 import type { AgentToolSpec } from '../shared/agentTools.js';
 import { OBSERVATION_MAX_CHARS, truncate } from '../shared/contract.js';
 import { WORKSPACE_READS, WORKSPACE_TOOLS, type Toolbox, type ToolCallOutcome } from '../shared/toolbox.js';
 import type { McpPool } from './mcpServers.js';
 
 const HEARTBEAT_EVERY_MS = 2_000;
-/** MCP error codes worth a retry; any other error from the server is an answer for the model. */
-const TRANSIENT_MCP_ERRORS = new Set<number>([ErrorCode.RequestTimeout, ErrorCode.ConnectionClosed, ErrorCode.InternalError]);
+/**
+ * An error the server sent (a ProtocolError) is an answer for the model, except an internal error,
+ * which is worth a retry; the client's own errors (timeout, closed connection: SdkError) are retried.
+ */
+const isAnswer = (err: unknown): err is ProtocolError => err instanceof ProtocolError && err.code !== INTERNAL_ERROR;
 
 export interface McpToolCallInput {
   name: string;
@@ -52,7 +55,7 @@ export function createToolboxActivities(pool: McpPool, workspace: string | undef
       return { ok: !result.isError, text: truncate(resultText(result), OBSERVATION_MAX_CHARS) };
     } catch (err) {
       // The server understood and refused (bad arguments, unknown tool): the model should hear it.
-      if (err instanceof McpError && !TRANSIENT_MCP_ERRORS.has(err.code)) {
+      if (isAnswer(err)) {
         return { ok: false, text: `Error from ${input.name}: ${err.message}` };
       }
       throw err;

@@ -1,5 +1,5 @@
 // Builds the MCP server: capabilities in one place, one file per tool.
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer } from '@modelcontextprotocol/server';
 import type { RunService } from './runService.js';
 import { registerApproveStep } from './tools/approveStep.js';
 import { registerCancelRun } from './tools/cancelRun.js';
@@ -15,6 +15,8 @@ export function createServer(runs: RunService, version: string): McpServer {
     { name: 'durable-agent-mcp', title: 'Durable Agent', version },
     {
       capabilities: { tools: {}, logging: {} },
+      // The tool list is the same for every caller and changes only with a new version of the server.
+      cacheHints: { 'tools/list': { ttlMs: 60 * 60_000, cacheScope: 'public' } },
       instructions:
         'Hands long tasks to durable background agents backed by Temporal. start_agent_run returns a runId at ' +
         'once; poll get_run_status or wait with get_run_result; answer pending approvals with approve_step; steer a running agent with send_message.',

@@ -6,9 +6,8 @@
 // principal that initialized it, and sessions are capped (LRU eviction) and expire when idle.
 import { createServer as createHttpServer, type Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
+import { createMcpHandler, isInitializeRequest, isLegacyRequest, type AuthInfo, type McpServer } from '@modelcontextprotocol/server';
 import { ConfigError, isLoopback } from '../config.js';
 import { log } from '../log.js';
 import { HttpSessions, type Session } from './httpSessions.js';
@@ -49,6 +48,14 @@ export async function serveHttp(
   });
   const maxSessions = options.maxSessions ?? 256;
   const sessions = new HttpSessions(makeServer, maxSessions, (options.sessionIdleTimeoutSeconds ?? 1800) * 1000);
+  // 2026-07-28 requests are stateless: each is served by a fresh server from the same factory. The
+  // SDK validates their headers and envelope; 2025-era traffic goes to the sessions below instead.
+  const modern = createMcpHandler(() => makeServer(), {
+    legacy: 'reject',
+    maxRequestBodySize: BODY_LIMIT_MB * 1024 * 1024,
+    onerror: (err) => log.debug('MCP (2026-07-28) request refused or failed', { error: err.message }),
+  });
+  const serveModern = toNodeHandler(modern, { maxRequestBodySize: BODY_LIMIT_MB * 1024 * 1024 });
   let inFlight = 0;
 
   const app = express();
@@ -90,6 +97,11 @@ export async function serveHttp(
   app.all('/mcp', async (req: AuthedRequest, res) => {
     const principal = req.auth?.clientId ?? '';
     const sessionId = req.headers['mcp-session-id'];
+    // A request that carries the per-request `_meta` envelope speaks 2026-07-28; the SDK serves it.
+    if (sessionId === undefined && req.method === 'POST' && !(await isLegacyRequest(await toWebRequest(req, req.body)))) {
+      await serveModern(req, res, req.body);
+      return;
+    }
     let session: Session | undefined;
     if (typeof sessionId === 'string') {
       // Another principal's session answers exactly as an unknown one: its existence is not revealed.
@@ -172,6 +184,7 @@ export async function serveHttp(
       const deadline = Date.now() + DRAIN_MS;
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       sessions.closeAll();
+      await modern.close().catch(() => undefined);
       server.closeAllConnections();
     },
   };

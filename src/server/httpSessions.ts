@@ -2,14 +2,14 @@
 // the principal that initialized it, capped in number (the least recently used idle one is evicted)
 // and closed when idle. Map order is recency order: a used session moves to the end.
 import { randomUUID } from 'node:crypto';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { log } from '../log.js';
 
 export interface Session {
   id: string;
   principal: string;
-  transport: StreamableHTTPServerTransport;
+  transport: NodeStreamableHTTPServerTransport;
   server: McpServer;
   lastUsed: number;
   /** Requests in flight other than the standalone GET stream, which may stay open for hours. */
@@ -52,7 +52,7 @@ export class HttpSessions {
     if (this.sessions.size >= this.maxSessions && !this.evictOne()) return undefined;
     // The id is fixed up front so the session counts against the cap, busy (never evicted) while it connects.
     const id = randomUUID();
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => id });
+    const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: () => id });
     const session: Session = { id, principal, transport, server: this.makeServer(), lastUsed: Date.now(), busy: 1 };
     transport.onclose = () => {
       if (this.sessions.get(id) === session) this.sessions.delete(id);

@@ -1,6 +1,6 @@
 // Shapes every tool answer the same way: structuredContent plus the same JSON as text, and
 // errors as `isError` results with a message that says what to do next.
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { log } from '../log.js';
 
 /** An error caused by the caller's input or the run's state; its message is shown as is. */
@@ -9,7 +9,7 @@ export class UserError extends Error {}
 export function ok<T extends object>(value: T): CallToolResult {
   return {
     content: [{ type: 'text', text: JSON.stringify(value, null, 2) }],
-    structuredContent: value as Record<string, unknown>,
+    structuredContent: value,
   };
 }
 

@@ -5,8 +5,8 @@
  * starts with "slow" is answered only after 4 s, so a test can kill the worker mid-call.
  */
 import fs from 'node:fs';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 
 const logFile = process.env.COUNTING_MCP_LOG ?? '/dev/null';
@@ -31,11 +31,11 @@ server.registerTool(
   {
     title: 'Append a line',
     description: 'Appends a line of text to the shared notes file.',
-    inputSchema: { text: z.string() },
+    inputSchema: z.object({ text: z.string() }),
     annotations: { readOnlyHint: false },
   },
-  async ({ text }, extra) => {
-    const raw = (extra._meta as Record<string, unknown> | undefined)?.[KEY];
+  async ({ text }, ctx) => {
+    const raw = (ctx.mcpReq._meta as Record<string, unknown> | undefined)?.[KEY];
     const key = typeof raw === 'string' ? raw : '';
     const firstTime = !seenKeys().has(key);
     fs.appendFileSync(logFile, `${JSON.stringify({ tool: 'append_line', key, text, pid: process.pid })}\n`);
@@ -50,7 +50,7 @@ server.registerTool(
   {
     title: 'Read the lines',
     description: 'Returns the notes file.',
-    inputSchema: {},
+    inputSchema: z.object({}),
     annotations: { readOnlyHint: true },
   },
   () => ({ content: [{ type: 'text', text: fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : '' }] }),
@@ -61,7 +61,7 @@ server.registerTool(
   {
     title: 'Always fails',
     description: 'Answers with an error result.',
-    inputSchema: {},
+    inputSchema: z.object({}),
     annotations: { readOnlyHint: true },
   },
   () => ({ isError: true, content: [{ type: 'text', text: 'this tool always fails' }] }),

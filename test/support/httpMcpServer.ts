@@ -4,8 +4,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 
 export interface HttpMcpServer {
@@ -21,9 +21,9 @@ export async function startHttpMcpServer(token: string): Promise<HttpMcpServer> 
     const server = new McpServer({ name: 'remote', version: '1.0.0' });
     server.registerTool(
       'lookup',
-      { title: 'Look something up', description: 'Finds an entry by name.', inputSchema: { q: z.string() }, annotations: { readOnlyHint: true } },
-      ({ q }, extra) => {
-        const key = (extra._meta as Record<string, unknown> | undefined)?.['durable-agent-mcp/idempotencyKey'];
+      { title: 'Look something up', description: 'Finds an entry by name.', inputSchema: z.object({ q: z.string() }), annotations: { readOnlyHint: true } },
+      ({ q }, ctx) => {
+        const key = (ctx.mcpReq._meta as Record<string, unknown> | undefined)?.['durable-agent-mcp/idempotencyKey'];
         state.calls.push({ tool: 'lookup', key: typeof key === 'string' ? key : '', args: { q } });
         return { content: [{ type: 'text', text: `found ${q} over HTTP` }] };
       },
@@ -41,7 +41,7 @@ export async function startHttpMcpServer(token: string): Promise<HttpMcpServer> 
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
       const server = make();
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       res.on('close', () => {
         void transport.close();
         void server.close();

@@ -5,10 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { CallToolResult, JSONRPCMessage, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { Client, ReadBuffer, serializeMessage } from '@modelcontextprotocol/client';
+import type { Transport, CallToolResult, JSONRPCMessage, Tool } from '@modelcontextprotocol/client';
 import AjvModule from 'ajv';
 import addFormatsModule from 'ajv-formats';
 
@@ -188,7 +186,7 @@ export async function spawnServer(opts: SpawnOptions): Promise<SpawnedServer> {
 }
 
 export async function callTool(client: Client, name: string, args: Record<string, unknown>, timeoutMs = 60_000): Promise<CallToolResult> {
-  const result = await client.callTool({ name, arguments: args }, undefined, { timeout: timeoutMs });
+  const result = await client.callTool({ name, arguments: args }, { timeout: timeoutMs });
   return result as CallToolResult;
 }
 

@@ -1,6 +1,6 @@
 /** Run-level helpers over an MCP client: start a run, read it, wait for a state. */
 import assert from 'node:assert/strict';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { callTool } from './mcpStdio.js';
 import type { ModelServer } from './modelServer.js';
 import { waitFor } from './wait.js';

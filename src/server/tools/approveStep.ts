@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { callerOf } from '../principal.js';
 import type { RunService } from '../runService.js';
@@ -28,7 +28,7 @@ export function registerApproveStep(server: McpServer, runs: RunService): void {
       }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     },
-    ({ runId, approvalId, decision, comment }, extra) =>
-      guard('approve_step', async () => ok(await runs.approve(runId, approvalId, decision, comment, callerOf(server, extra)))),
+    ({ runId, approvalId, decision, comment }, ctx) =>
+      guard('approve_step', async () => ok(await runs.approve(runId, approvalId, decision, comment, callerOf(server, ctx)))),
   );
 }

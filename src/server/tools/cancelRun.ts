@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { log } from '../../log.js';
 import { callerOf } from '../principal.js';
@@ -21,10 +21,10 @@ export function registerCancelRun(server: McpServer, runs: RunService): void {
       outputSchema: z.object({ runId: z.string(), status: RunStatusNameSchema }),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
-    ({ runId, reason }, extra) =>
+    ({ runId, reason }, ctx) =>
       guard('cancel_run', async () => {
         log.info('cancel requested', { runId, ...(reason ? { reason } : {}) });
-        return ok(await runs.cancel(runId, callerOf(server, extra)));
+        return ok(await runs.cancel(runId, callerOf(server, ctx)));
       }),
   );
 }

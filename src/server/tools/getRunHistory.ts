@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { callerOf } from '../principal.js';
 import type { RunService } from '../runService.js';
@@ -42,7 +42,7 @@ export function registerGetRunHistory(server: McpServer, runs: RunService): void
       outputSchema: z.object({ runId: z.string(), entries: z.array(HistoryEntrySchema), nextCursor: z.string().optional() }),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    ({ runId, cursor, limit }, extra) =>
-      guard('get_run_history', async () => ok(await runs.history(runId, cursor, limit, callerOf(server, extra)))),
+    ({ runId, cursor, limit }, ctx) =>
+      guard('get_run_history', async () => ok(await runs.history(runId, cursor, limit, callerOf(server, ctx)))),
   );
 }

@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { callerOf } from '../principal.js';
 import type { RunService } from '../runService.js';
@@ -21,19 +21,19 @@ export function registerGetRunResult(server: McpServer, runs: RunService): void 
       outputSchema: RunStatusSchema,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    ({ runId, waitSeconds }, extra) =>
+    ({ runId, waitSeconds }, ctx) =>
       guard('get_run_result', async () => {
-        const token = extra._meta?.progressToken;
+        const token = ctx.mcpReq._meta?.progressToken;
         const wait = waitSeconds ?? 0;
         const onProgress =
           token === undefined
             ? undefined
             : (elapsed: number, status: string) =>
-                extra.sendNotification({
+                ctx.mcpReq.notify({
                   method: 'notifications/progress',
                   params: { progressToken: token, progress: Math.round(elapsed), total: wait, message: `run is ${status}` },
                 });
-        return ok(await runs.result(runId, wait, callerOf(server, extra), onProgress));
+        return ok(await runs.result(runId, wait, callerOf(server, ctx), onProgress));
       }),
   );
 }

@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { callerOf } from '../principal.js';
 import type { RunService } from '../runService.js';
@@ -18,6 +18,6 @@ export function registerGetRunStatus(server: McpServer, runs: RunService): void 
       outputSchema: RunStatusSchema,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    ({ runId }, extra) => guard('get_run_status', async () => ok(await runs.status(runId, callerOf(server, extra)))),
+    ({ runId }, ctx) => guard('get_run_status', async () => ok(await runs.status(runId, callerOf(server, ctx)))),
   );
 }

@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { callerOf } from '../principal.js';
 import type { RunService } from '../runService.js';
@@ -33,6 +33,6 @@ export function registerListRuns(server: McpServer, runs: RunService): void {
       }),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    (args, extra) => guard('list_runs', async () => ok(await runs.list(args, callerOf(server, extra)))),
+    (args, ctx) => guard('list_runs', async () => ok(await runs.list(args, callerOf(server, ctx)))),
   );
 }

@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { MESSAGE_MAX_CHARS } from '../../shared/contract.js';
 import { callerOf } from '../principal.js';
@@ -21,7 +21,7 @@ export function registerSendMessage(server: McpServer, runs: RunService): void {
       outputSchema: z.object({ runId: z.string(), status: RunStatusNameSchema, delivered: z.literal(true) }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    ({ runId, message }, extra) =>
-      guard('send_message', async () => ok(await runs.sendMessage(runId, message, callerOf(server, extra)))),
+    ({ runId, message }, ctx) =>
+      guard('send_message', async () => ok(await runs.sendMessage(runId, message, callerOf(server, ctx)))),
   );
 }

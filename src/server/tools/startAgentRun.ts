@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { AGENT_TOOL_NAMES } from '../../shared/agentTools.js';
 import { WORKSPACE_TOOL_NAMES } from '../../shared/toolbox.js';
@@ -59,6 +59,6 @@ export function registerStartAgentRun(server: McpServer, runs: RunService): void
       outputSchema: z.object({ runId: z.string(), status: RunStatusNameSchema, created: z.boolean() }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     },
-    (args, extra) => guard('start_agent_run', async () => ok(await runs.start(args, callerOf(server, extra)))),
+    (args, ctx) => guard('start_agent_run', async () => ok(await runs.start(args, callerOf(server, ctx)))),
   );
 }
