@@ -7,29 +7,22 @@ import { readTokensFile } from './server/tokens.js';
 import { DevServerError, findTemporalCli } from './temporal/devServer.js';
 import type { TemporalHandle } from './temporal/connect.js';
 import type { RunningWorker } from './worker/worker.js';
+import * as serviceControl from './service/control.js';
 
-// Temporal's native bridge and the MCP SDK load in about a second; --help and config errors
-// should not wait for them, so they are imported only once we know we will serve.
-const loadServing = async () => {
-  const [createServerModule, httpModule, runServiceModule, stdioModule, connectModule, workerModule, serviceModule] = await Promise.all([
+// Nothing heavy is imported up front: --help and config errors answer at once, the MCP side
+// (the SDK, the tools) loads next and answers the client's first request, and Temporal (its native
+// bridge takes most of a second to load) is loaded only after that, in the background.
+const loadMcp = async () => {
+  const [createServerModule, stdioModule, runsModule] = await Promise.all([
     import('./server/createServer.js'),
-    import('./server/http.js'),
-    import('./server/runService.js'),
     import('./server/stdio.js'),
-    import('./temporal/connect.js'),
-    import('./worker/worker.js'),
-    import('./service/service.js'),
+    import('./server/runs.js'),
   ]);
-  return {
-    createServer: createServerModule.createServer,
-    serveHttp: httpModule.serveHttp,
-    RunService: runServiceModule.RunService,
-    serveStdio: stdioModule.serveStdio,
-    connectTemporal: connectModule.connectTemporal,
-    startWorker: workerModule.startWorker,
-    service: serviceModule,
-  };
+  return { createServer: createServerModule.createServer, serveStdio: stdioModule.serveStdio, deferredRuns: runsModule.deferredRuns };
 };
+const loadRunService = async () => (await import('./server/runService.js')).RunService;
+const loadConnect = async () => (await import('./temporal/connect.js')).connectTemporal;
+const loadWorker = async () => (await import('./worker/worker.js')).startWorker;
 
 /** How long a tool waits for a Temporal this process (or its service) is still starting. */
 const STARTING_WAIT_MS = 45_000;
@@ -64,10 +57,10 @@ async function main(): Promise<void> {
 
 /** `service start|stop|status|logs|run`. Not serving MCP, so stdout is for the person. */
 async function serviceCommand(config: Config, parsed: ParsedArgs): Promise<void> {
-  const { service } = await loadServing();
+  const service = serviceControl;
   switch (config.serviceAction) {
     case 'run':
-      return service.runService(config);
+      return (await import('./service/service.js')).runService(config);
     case 'start': {
       await service.ensureService(config, parsed.values);
       process.stdout.write((await service.describeService(config.dataDir)).text); // stdout-ok: CLI output
@@ -96,29 +89,31 @@ async function serviceCommand(config: Config, parsed: ParsedArgs): Promise<void>
  * the worker, so runs keep going after the client quits; the front exits as soon as stdin closes.
  */
 async function serveFront(config: Config, parsed: ParsedArgs): Promise<void> {
-  const { createServer, RunService, serveStdio, connectTemporal, service } = await loadServing();
-  const unregister = service.registerFront(config.dataDir);
+  const { createServer, serveStdio, deferredRuns } = await loadMcp();
+  const unregister = serviceControl.registerFront(config.dataDir);
+  // Start (or find) the service now: it takes seconds to start, and the first tool call should not wait.
+  serviceControl.ensureService(config, parsed.values).catch((err: unknown) => log.error('could not start the background service', { error: message(err) }));
   let connection: TemporalHandle | undefined;
-  const connect = async (): Promise<TemporalHandle> => {
-    const state = await service.ensureService(config, parsed.values);
+  const temporal = lazyTemporal(async () => {
+    const [state, connectTemporal] = await Promise.all([serviceControl.ensureService(config, parsed.values), loadConnect()]);
     // The front never owns the dev server: it talks to the address the service recorded.
     connection = await connectTemporal({ ...config, temporalAddress: config.temporalAddress ?? state.temporalAddress });
     return connection;
-  };
-  const temporal = lazyTemporal(config, connect);
-  // Start (or find) the service now so the first tool call does not wait for it.
-  temporal.get().catch((err: unknown) => log.error('could not reach the background service', { error: message(err) }));
+  });
   // If the service dies while this front is attached (killed, crashed), start a new one so runs resume.
   const watchdog = setInterval(() => {
-    if (connection && !service.readServiceState(config.dataDir)) {
-      service.ensureService(config, parsed.values).catch((err: unknown) =>
+    if (connection && !serviceControl.readServiceState(config.dataDir)) {
+      serviceControl.ensureService(config, parsed.values).catch((err: unknown) =>
         log.error('could not restart the background service', { error: message(err) }),
       );
     }
   }, 5_000);
   watchdog.unref();
-  const runs = new RunService(config, () => temporal.get(), STARTING_WAIT_MS);
-  const stdio = serveStdio(() => createServer(runs, pkg.version));
+  const runs = deferredRuns(async () => new (await loadRunService())(config, () => temporal.get(), STARTING_WAIT_MS));
+  const stdio = serveStdio(() => createServer(runs, pkg.version), () => {
+    runs.warm();
+    temporal.get().catch((err: unknown) => log.error('could not reach the background service', { error: message(err) }));
+  });
   const reason = await Promise.race([
     stdio.closed.then(() => 'client closed'),
     new Promise<string>((resolve) => {
@@ -137,15 +132,12 @@ async function serveFront(config: Config, parsed: ParsedArgs): Promise<void> {
 }
 
 /** Shared, retrying connection: a Temporal outage makes tools answer with errors, not the server exit. */
-function lazyTemporal(
-  config: Config,
-  connectTemporal: (config: Config) => Promise<TemporalHandle>,
-): { get(): Promise<TemporalHandle>; current(): Promise<TemporalHandle> | undefined } {
+function lazyTemporal(connect: () => Promise<TemporalHandle>): { get(): Promise<TemporalHandle>; current(): Promise<TemporalHandle> | undefined } {
   let pending: Promise<TemporalHandle> | undefined;
   return {
     get() {
       if (!pending) {
-        pending = connectTemporal(config);
+        pending = connect();
         pending.catch(() => {
           pending = undefined;
         });
@@ -157,15 +149,31 @@ function lazyTemporal(
 }
 
 async function serve(config: Config): Promise<void> {
-  const { createServer, serveHttp, RunService, serveStdio, connectTemporal, startWorker } = await loadServing();
-  const temporal = lazyTemporal(config, connectTemporal);
-  const runs = new RunService(config, () => temporal.get(), config.temporalAddress ? 5_000 : STARTING_WAIT_MS);
+  const { createServer, serveStdio, deferredRuns } = await loadMcp();
+  const temporal = lazyTemporal(async () => (await loadConnect())(config));
+  const runs = deferredRuns(async () => new (await loadRunService())(config, () => temporal.get(), config.temporalAddress ? 5_000 : STARTING_WAIT_MS));
   let worker: RunningWorker | undefined;
+  let workerReady: Promise<void> = Promise.resolve();
+  let warmed = false;
+  // Temporal, the run service and the worker: loaded once the transport is up (stdio: once the
+  // client has its first answer), so they never delay it.
+  const warm = () => {
+    if (warmed) return;
+    warmed = true;
+    runs.warm();
+    if (config.noWorker) return;
+    workerReady = Promise.all([temporal.get(), loadWorker()])
+      .then(async ([t, startWorker]) => {
+        worker = await startWorker(config, t);
+      })
+      .catch((err: unknown) => log.error('could not start the worker', { error: message(err) }));
+  };
 
   let closeTransport: () => Promise<void>;
   let stopped: Promise<void>;
   if (config.transport === 'http') {
     // Bind before Temporal and the worker start, so a taken port starts nothing (no dev server).
+    const { serveHttp } = await import('./server/http.js');
     const http = await serveHttp(() => createServer(runs, pkg.version), runs, {
       host: config.host,
       port: config.port,
@@ -181,20 +189,12 @@ async function serve(config: Config): Promise<void> {
     });
     closeTransport = () => http.close();
     stopped = new Promise(() => undefined);
+    warm();
   } else {
-    const stdio = serveStdio(() => createServer(runs, pkg.version));
+    const stdio = serveStdio(() => createServer(runs, pkg.version), warm);
     closeTransport = () => stdio.close();
     stopped = stdio.closed;
   }
-
-  const workerReady = config.noWorker
-    ? Promise.resolve()
-    : temporal
-        .get()
-        .then(async (t) => {
-          worker = await startWorker(config, t);
-        })
-        .catch((err: unknown) => log.error('could not start the worker', { error: message(err) }));
 
   await shutdownOn(stopped, async () => {
     await closeTransport().catch(() => undefined);
@@ -211,7 +211,7 @@ async function serve(config: Config): Promise<void> {
 }
 
 async function runWorkerOnly(config: Config): Promise<void> {
-  const { connectTemporal, startWorker } = await loadServing();
+  const [connectTemporal, startWorker] = await Promise.all([loadConnect(), loadWorker()]);
   const temporal = await connectTemporal(config);
   const worker = await startWorker(config, temporal);
   await shutdownOn(worker.done, async () => {

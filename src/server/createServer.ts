@@ -1,6 +1,6 @@
 // Builds the MCP server: capabilities in one place, one file per tool.
 import { McpServer } from '@modelcontextprotocol/server';
-import type { RunService } from './runService.js';
+import type { Runs } from './runs.js';
 import { registerApproveStep } from './tools/approveStep.js';
 import { registerCancelRun } from './tools/cancelRun.js';
 import { registerGetRunHistory } from './tools/getRunHistory.js';
@@ -10,7 +10,7 @@ import { registerListRuns } from './tools/listRuns.js';
 import { registerSendMessage } from './tools/sendMessage.js';
 import { registerStartAgentRun } from './tools/startAgentRun.js';
 
-export function createServer(runs: RunService, version: string): McpServer {
+export function createServer(runs: Runs, version: string): McpServer {
   const server = new McpServer(
     { name: 'durable-agent-mcp', title: 'Durable Agent', version },
     {

@@ -11,7 +11,7 @@ import { createMcpHandler, isInitializeRequest, isLegacyRequest, type AuthInfo, 
 import { ConfigError, isLoopback } from '../config.js';
 import { log } from '../log.js';
 import { HttpSessions, type Session } from './httpSessions.js';
-import type { RunService } from './runService.js';
+import type { Runs } from './runs.js';
 import { TokenStore } from './tokens.js';
 
 export interface HttpOptions {
@@ -39,7 +39,7 @@ type AuthedRequest = Request & { auth?: AuthInfo };
 
 export async function serveHttp(
   makeServer: () => McpServer,
-  runs: RunService,
+  runs: Runs,
   options: HttpOptions,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const tokens = new TokenStore({

@@ -14,17 +14,14 @@ import { ApplicationFailure, TerminatedFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
 import type { TemporalHandle } from '../temporal/connect.js';
 import {
-  approvalQuery,
-  decideSignal,
-  messageSignal,
   type ApprovalLookup,
-  statusQuery,
   WORKFLOW_TYPE,
   type AgentRunInput,
   type ApprovalMode,
   type RunStatus,
   type RunStatusName,
 } from '../shared/contract.js';
+import { approvalQuery, decideSignal, messageSignal, statusQuery } from '../shared/runMessages.js';
 import { AGENT_TOOL_NAMES } from '../shared/agentTools.js';
 import { isMcpToolName, WORKSPACE_TOOL_NAMES } from '../shared/toolbox.js';
 import type { RunOutcome } from '../workflows/agentWorkflow.js';

@@ -1,6 +1,5 @@
 // Types and names shared by the MCP server, the worker and the workflow.
 // Workflow code imports this file, so it must stay free of Node built-ins and I/O.
-import { defineQuery, defineSignal } from '@temporalio/workflow';
 
 export const RUN_STATUSES = [
   'running',
@@ -118,11 +117,6 @@ export interface ApprovalLookup {
   pendingIds: string[];
 }
 
-export const statusQuery = defineQuery<RunStatus>('status');
-export const approvalQuery = defineQuery<ApprovalLookup, [string]>('approval');
-export const decideSignal = defineSignal<[ApprovalDecision]>('decide');
-/** send_message: guidance from the caller, shown to the model before its next turn. */
-export const messageSignal = defineSignal<[string]>('message');
 export const MESSAGE_MAX_CHARS = 16_384;
 
 export const WORKFLOW_TYPE = 'agentWorkflow';

@@ -38,14 +38,10 @@ import {
   type ToolCallOutcome,
 } from '../shared/toolbox.js';
 import {
-  approvalQuery,
   compactTranscript,
-  decideSignal,
-  messageSignal,
   MESSAGE_MAX_CHARS,
   MODEL_TEXT_MAX_CHARS,
   OBSERVATION_MAX_CHARS,
-  statusQuery,
   truncate,
   type AgentRunInput,
   type ApprovalDecision,
@@ -58,6 +54,7 @@ import {
   type ToolCallRequest,
   type Usage,
 } from '../shared/contract.js';
+import { approvalQuery, decideSignal, messageSignal, statusQuery } from '../shared/runMessages.js';
 
 // Activities heartbeat every 2 s; a call whose worker died is retried elsewhere after this long.
 const HEARTBEAT_TIMEOUT = '10 seconds';

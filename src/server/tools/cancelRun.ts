@@ -1,12 +1,12 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { log } from '../../log.js';
-import { callerOf } from '../principal.js';
-import type { RunService } from '../runService.js';
+import { callerOf } from '../caller.js';
+import type { Runs } from '../runs.js';
 import { runIdField, RunStatusNameSchema } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
 
-export function registerCancelRun(server: McpServer, runs: RunService): void {
+export function registerCancelRun(server: McpServer, runs: Runs): void {
   server.registerTool(
     'cancel_run',
     {

@@ -1,7 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { callerOf } from '../principal.js';
-import type { RunService } from '../runService.js';
+import { callerOf } from '../caller.js';
+import type { Runs } from '../runs.js';
 import { runIdField } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
 
@@ -25,7 +25,7 @@ const HistoryEntrySchema = z.object({
   usage: z.object({ inputTokens: z.number(), outputTokens: z.number() }).optional(),
 });
 
-export function registerGetRunHistory(server: McpServer, runs: RunService): void {
+export function registerGetRunHistory(server: McpServer, runs: Runs): void {
   server.registerTool(
     'get_run_history',
     {

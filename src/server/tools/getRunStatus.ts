@@ -1,11 +1,11 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { callerOf } from '../principal.js';
-import type { RunService } from '../runService.js';
+import { callerOf } from '../caller.js';
+import type { Runs } from '../runs.js';
 import { runIdField, RunStatusSchema } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
 
-export function registerGetRunStatus(server: McpServer, runs: RunService): void {
+export function registerGetRunStatus(server: McpServer, runs: Runs): void {
   server.registerTool(
     'get_run_status',
     {

@@ -1,11 +1,11 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { callerOf } from '../principal.js';
-import type { RunService } from '../runService.js';
+import { callerOf } from '../caller.js';
+import type { Runs } from '../runs.js';
 import { RunStatusNameSchema } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
 
-export function registerListRuns(server: McpServer, runs: RunService): void {
+export function registerListRuns(server: McpServer, runs: Runs): void {
   server.registerTool(
     'list_runs',
     {

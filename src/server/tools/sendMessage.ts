@@ -1,12 +1,12 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { MESSAGE_MAX_CHARS } from '../../shared/contract.js';
-import { callerOf } from '../principal.js';
-import type { RunService } from '../runService.js';
+import { callerOf } from '../caller.js';
+import type { Runs } from '../runs.js';
 import { runIdField, RunStatusNameSchema } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
 
-export function registerSendMessage(server: McpServer, runs: RunService): void {
+export function registerSendMessage(server: McpServer, runs: Runs): void {
   server.registerTool(
     'send_message',
     {

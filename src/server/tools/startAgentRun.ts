@@ -2,12 +2,12 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { AGENT_TOOL_NAMES } from '../../shared/agentTools.js';
 import { WORKSPACE_TOOL_NAMES } from '../../shared/toolbox.js';
-import { callerOf } from '../principal.js';
-import type { RunService } from '../runService.js';
+import { callerOf } from '../caller.js';
+import type { Runs } from '../runs.js';
 import { RunStatusNameSchema } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
 
-export function registerStartAgentRun(server: McpServer, runs: RunService): void {
+export function registerStartAgentRun(server: McpServer, runs: Runs): void {
   server.registerTool(
     'start_agent_run',
     {

@@ -1,0 +1,21 @@
+// Who is calling one tool: the principal (see principal.ts) and the MCP client's name.
+import { CLIENT_INFO_META_KEY, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
+import { localPrincipal, type Caller } from './principal.js';
+
+/**
+ * The caller of one tool call: the HTTP layer puts the token's principal in `authInfo.clientId`; the
+ * client's name comes from the request's envelope (2026-07-28) or its initialize (2025-11-25).
+ */
+export function callerOf(server: McpServer, ctx: ServerContext): Caller {
+  return {
+    principal: ctx.http?.authInfo?.clientId || localPrincipal(),
+    client: envelopeClientName(ctx) ?? server.server.getClientVersion()?.name ?? 'unknown client',
+  };
+}
+
+/** clientInfo.name from a 2026-07-28 request's `_meta` envelope (the SDK types the envelope loosely). */
+function envelopeClientName(ctx: ServerContext): string | undefined {
+  const info = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_INFO_META_KEY];
+  const name = typeof info === 'object' && info !== null ? (info as { name?: unknown }).name : undefined;
+  return typeof name === 'string' ? name : undefined;
+}
