@@ -2,6 +2,13 @@
 # `npm test`: set up, then run the whole suite against a real Temporal dev server.
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/setup.sh"
+# The MCP conformance suite and the Node 22 it runs on: a project of its own (see
+# test/conformance.test.ts for why), installed like the main one, when missing or older than its lock.
+suite="$root/test/conformance"
+if [ ! -f "$suite/node_modules/.package-lock.json" ] || [ "$suite/package-lock.json" -nt "$suite/node_modules/.package-lock.json" ]; then
+  echo "test: npm ci --prefix test/conformance" >&2
+  npm ci --prefix "$suite" --no-audit --no-fund >&2
+fi
 # Lint is part of the suite: it guards workflow determinism and floating promises.
 npx eslint . >&2
 

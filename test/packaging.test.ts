@@ -53,7 +53,7 @@ describe('packaging', { timeout: 8 * 60_000 }, () => {
     const stray = entries.filter(
       (e) =>
         /^(src|test|scripts|\.ci)\//.test(e) ||
-        /^node_modules\/(typescript|eslint|@anthropic-ai\/mcpb|@modelcontextprotocol\/server-)/.test(e) ||
+        /^node_modules\/(typescript|eslint|@anthropic-ai\/mcpb|@modelcontextprotocol\/(server-|conformance)|node-(bin-)?(linux|darwin|win)-)/.test(e) ||
         (!e.startsWith('node_modules/') && e.endsWith('.ts') && !e.endsWith('.d.ts')),
     );
     assert.deepEqual(stray.slice(0, 10), [], 'no sources, tests or dev dependencies');
@@ -72,6 +72,9 @@ describe('packaging', { timeout: 8 * 60_000 }, () => {
     fs.mkdirSync(app);
     fs.writeFileSync(path.join(app, 'package.json'), '{"name":"empty","version":"1.0.0","private":true}');
     execFileSync(npm, ['install', '--omit=dev', '--no-audit', '--no-fund', '--ignore-scripts', tarball], { cwd: app, stdio: ['ignore', 'ignore', 'inherit'], timeout: 5 * 60_000 });
+    // The conformance suite and its Node 22 (test/conformance) never come along.
+    const installed = fs.readdirSync(path.join(app, 'node_modules')).flatMap((d) => (d.startsWith('@') ? fs.readdirSync(path.join(app, 'node_modules', d)).map((n) => `${d}/${n}`) : [d]));
+    assert.deepEqual(installed.filter((d) => /^(@modelcontextprotocol\/conformance|node-(bin-)?(linux|darwin|win)-)/.test(d)), [], 'no conformance suite or Node binary installed');
     const help = spawnSync(npm, ['exec', '--offline', '--', 'durable-agent-mcp', '--help'], { cwd: app, encoding: 'utf8', timeout: 60_000 });
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, /Usage: durable-agent-mcp/);
