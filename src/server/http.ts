@@ -97,8 +97,9 @@ export async function serveHttp(
   app.all('/mcp', async (req: AuthedRequest, res) => {
     const principal = req.auth?.clientId ?? '';
     const sessionId = req.headers['mcp-session-id'];
-    // A request that carries the per-request `_meta` envelope speaks 2026-07-28; the SDK serves it.
-    if (sessionId === undefined && req.method === 'POST' && !(await isLegacyRequest(await toWebRequest(req, req.body)))) {
+    // A request that carries the per-request `_meta` envelope speaks 2026-07-28; the SDK serves it,
+    // statelessly: that era has no sessions, so an Mcp-Session-Id header on it is ignored.
+    if (req.method === 'POST' && !(await isLegacyRequest(await toWebRequest(req, req.body)))) {
       await serveModern(req, res, req.body);
       return;
     }

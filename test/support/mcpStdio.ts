@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, ReadBuffer, serializeMessage } from '@modelcontextprotocol/client';
-import type { Transport, CallToolResult, JSONRPCMessage, Tool } from '@modelcontextprotocol/client';
+import type { Transport, CallToolResult, ClientOptions, Implementation, JSONRPCMessage, Tool } from '@modelcontextprotocol/client';
 import AjvModule from 'ajv';
 import addFormatsModule from 'ajv-formats';
 
@@ -104,6 +104,10 @@ export interface SpawnOptions {
   env: Record<string, string | undefined>;
   /** Whether to inherit process.env (default true; the given env wins). */
   inheritEnv?: boolean;
+  /** The client's name and version (default durable-agent-mcp-tests 0.0.0). */
+  clientInfo?: Implementation;
+  /** The client's options, e.g. `versionNegotiation` to pin an era (default: capabilities {} and the legacy era). */
+  clientOptions?: ClientOptions;
 }
 
 function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
@@ -147,7 +151,7 @@ export async function spawnServer(opts: SpawnOptions): Promise<SpawnedServer> {
   child.once('exit', () => logStream.end());
 
   const transport = new ChildStdioTransport(child);
-  const client = new Client({ name: 'durable-agent-mcp-tests', version: '0.0.0' }, { capabilities: {} });
+  const client = new Client(opts.clientInfo ?? { name: 'durable-agent-mcp-tests', version: '0.0.0' }, opts.clientOptions ?? { capabilities: {} });
   const spawnError = new Promise<never>((_, reject) => {
     child.once('error', (err) => reject(err));
     child.once('exit', (code, signal) =>
