@@ -17,6 +17,7 @@ import type { CallToolResult } from '@modelcontextprotocol/client';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
 import { cliPath } from './support/mcpStdio.js';
+import { modernHeaders, modernRequest } from './support/rawRpc.js';
 import { runHelpers } from './support/runs.js';
 import { processesMentioning } from './support/service.js';
 import { freePort, startDevServer, temporalCliPath, type DevServer } from './support/temporal.js';
@@ -508,13 +509,25 @@ describe('Streamable HTTP transport', { timeout: 5 * 60_000 }, () => {
     model.script('http-term', [{ delayMs: 30_000, then: { content: 'later' } }]);
     const runId = await runHelpers(() => client).start({ task: 'term [script:http-term]' });
     const pending = call(client, 'get_run_result', { runId, waitSeconds: 40 });
+    // Streams clients keep open for notifications do not hold shutdown up: a 2025-era GET stream
+    // and a 2026-07-28 subscriptions/listen end with the server.
+    const session = await initialize(url, TOKEN);
+    const getStream = await fetch(url, { headers: { accept: 'text/event-stream', authorization: `Bearer ${TOKEN}`, 'mcp-session-id': session } });
+    assert.equal(getStream.status, 200);
+    const listen = modernRequest('listen-term', 'subscriptions/listen', { notifications: { toolsListChanged: true } });
+    const listenStream = await fetch(url, { method: 'POST', headers: modernHeaders(listen, { authorization: `Bearer ${TOKEN}` }), body: JSON.stringify(listen) });
+    assert.equal(listenStream.status, 200);
     await sleep(1_000);
     const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
+    const signalled = Date.now();
     server.kill('SIGTERM');
     const answer = await pending;
     assert.ok(!answer.isError, JSON.stringify(answer.content));
     assert.equal((answer.structuredContent as { status: string }).status, 'running', 'answered with the current status');
     assert.equal(await exited, 0);
+    // The drain waits up to 10 s for requests in flight; open streams must not make it wait them out.
+    assert.ok(Date.now() - signalled < 8_000, `exited ${Date.now() - signalled} ms after SIGTERM`);
+    await Promise.all([getStream.body?.cancel().catch(() => undefined), listenStream.body?.cancel().catch(() => undefined)]);
     assert.match(stderr, /shutting down/);
   });
 });

@@ -84,15 +84,23 @@ export async function serveHttp(
         .set('WWW-Authenticate', 'Bearer')
         .json(rpcError(-32001, 'Unauthorized: send Authorization: Bearer <token> (the server\'s --token or a token from its --tokens-file)'));
     }
-    // The SDK's transport hands req.auth to tool handlers as extra.authInfo.
+    // The SDK hands req.auth to tool handlers as ctx.http.authInfo (both eras).
     req.auth = { token: '', clientId: principal, scopes: [] };
-    inFlight++;
-    res.once('close', () => inFlight--);
     next();
   });
 
   // Any content type is parsed (and so size-capped); the transport itself answers 415 for non-JSON.
   app.use(express.json({ limit: BODY_LIMIT_MB * 1024 * 1024, type: () => true }));
+  // Shutdown waits for requests in flight, but not for the streams clients keep open for
+  // notifications (a 2025-era GET stream, a 2026-07-28 subscriptions/listen): those end with it.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const stream = req.method === 'GET' || (req.body as { method?: unknown } | undefined)?.method === 'subscriptions/listen';
+    if (!stream) {
+      inFlight++;
+      res.once('close', () => inFlight--);
+    }
+    next();
+  });
 
   app.all('/mcp', async (req: AuthedRequest, res) => {
     const principal = req.auth?.clientId ?? '';
