@@ -7,6 +7,7 @@ import path from 'node:path';
 import { repoRoot } from '../test/support/mcpStdio.js';
 import { measureColdStart } from './coldStart.js';
 import { measureDurabilityTax } from './durabilityTax.js';
+import { measureFirstAnswer, OPENINGS } from './firstAnswer.js';
 import { measureFloor } from './floor.js';
 import { runLoad } from './load.js';
 import { measureParked } from './parked.js';
@@ -100,6 +101,29 @@ const FIGURES: Record<string, (stack: Stack) => Promise<{ result: unknown; rows:
         ['6 recovery after SIGKILL', `all ${r.runs} runs progressing again`, ms(r.allProgressingMs), ''],
         ['6 recovery after SIGKILL', 'per run', latency(r.perRunMs), ''],
       ],
+    };
+  },
+  async firstanswer(stack) {
+    const r = await measureFirstAnswer(stack);
+    const title = `7 first answer, stdio${r.cli === 'dist/src/cli.js' ? '' : ` (${r.cli})`}`;
+    return {
+      result: r,
+      rows: r.rows.flatMap((c): Row[] => {
+        const setup = `${c.situation}, ${OPENINGS[c.opening]}`;
+        return [
+          ...(c.discoverErrorMs ? [[title, `${setup}: -32601, falls back`, latency(c.discoverErrorMs), ''] as Row] : []),
+          [title, `${setup}: ${c.opening === 'discover' && !c.discoverErrorMs ? 'discover' : 'initialize'} result`, latency(c.firstAnswerMs), verdict(c.firstAnswerMs.p50 <= 300, 'p50 <= 300 ms')],
+          [title, `${setup}: tools/list`, latency(c.toolsListMs), ''],
+          [title, `${setup}: first list_runs`, latency(c.firstToolCallMs), ''],
+        ];
+      }).concat(
+        r.imports
+          ? [
+              [title, `start-up: node start (median of ${r.imports.samples})`, ms(r.imports.nodeStartMs), ''],
+              ...Object.entries(r.imports.stepsMs).map(([step, v]): Row => [title, `start-up: then ${step}`, ms(v), '']),
+            ]
+          : [],
+      ),
     };
   },
   async load(stack) {

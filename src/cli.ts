@@ -91,8 +91,6 @@ async function serviceCommand(config: Config, parsed: ParsedArgs): Promise<void>
 async function serveFront(config: Config, parsed: ParsedArgs): Promise<void> {
   const { createServer, serveStdio, deferredRuns } = await loadMcp();
   const unregister = serviceControl.registerFront(config.dataDir);
-  // Start (or find) the service now: it takes seconds to start, and the first tool call should not wait.
-  serviceControl.ensureService(config, parsed.values).catch((err: unknown) => log.error('could not start the background service', { error: message(err) }));
   let connection: TemporalHandle | undefined;
   const temporal = lazyTemporal(async () => {
     const [state, connectTemporal] = await Promise.all([serviceControl.ensureService(config, parsed.values), loadConnect()]);
@@ -110,6 +108,8 @@ async function serveFront(config: Config, parsed: ParsedArgs): Promise<void> {
   }, 5_000);
   watchdog.unref();
   const runs = deferredRuns(async () => new (await loadRunService())(config, () => temporal.get(), STARTING_WAIT_MS));
+  // The service (found, or started: it takes seconds) and the connection to it, once the client has
+  // its first answer: a service starting earlier competes for the CPU with that answer (bench figure 7).
   const stdio = serveStdio(() => createServer(runs, pkg.version), () => {
     runs.warm();
     temporal.get().catch((err: unknown) => log.error('could not reach the background service', { error: message(err) }));
