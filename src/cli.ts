@@ -110,7 +110,7 @@ async function serveFront(config: Config, parsed: ParsedArgs): Promise<void> {
   const runs = deferredRuns(async () => new (await loadRunService())(config, () => temporal.get(), STARTING_WAIT_MS));
   // The service (found, or started: it takes seconds) and the connection to it, once the client has
   // its first answer: a service starting earlier competes for the CPU with that answer (bench figure 7).
-  const stdio = serveStdio(() => createServer(runs, pkg.version), () => {
+  const stdio = serveStdio(() => createServer(runs, pkg.version, { inlineApprovals: !config.noElicitation }), () => {
     runs.warm();
     temporal.get().catch((err: unknown) => log.error('could not reach the background service', { error: message(err) }));
   });
@@ -174,7 +174,7 @@ async function serve(config: Config): Promise<void> {
   if (config.transport === 'http') {
     // Bind before Temporal and the worker start, so a taken port starts nothing (no dev server).
     const { serveHttp } = await import('./server/http.js');
-    const http = await serveHttp(() => createServer(runs, pkg.version), runs, {
+    const http = await serveHttp(() => createServer(runs, pkg.version, { inlineApprovals: !config.noElicitation }), runs, {
       host: config.host,
       port: config.port,
       allowedOrigins: config.allowedOrigins,
@@ -191,7 +191,7 @@ async function serve(config: Config): Promise<void> {
     stopped = new Promise(() => undefined);
     warm();
   } else {
-    const stdio = serveStdio(() => createServer(runs, pkg.version), warm);
+    const stdio = serveStdio(() => createServer(runs, pkg.version, { inlineApprovals: !config.noElicitation }), warm);
     closeTransport = () => stdio.close();
     stopped = stdio.closed;
   }

@@ -29,7 +29,7 @@ import { differingParameters, fingerprint, runIdForKey, type ParameterFingerprin
 import { localPrincipal, type Caller } from './principal.js';
 import { redactHistoryEntry, redactStatus } from './redact.js';
 import { runTimeline, type HistoryEntry } from './runHistory.js';
-import { UserError } from './toolResult.js';
+import { UnknownRunError, UserError } from './toolResult.js';
 
 const QUERY_DEADLINE_MS = 3_000;
 const LIST_SCAN_LIMIT = 5_000;
@@ -51,6 +51,20 @@ export interface StartParams {
   approvalTimeoutSeconds?: number;
   idempotencyKey?: string;
 }
+
+/** Through which channel a decision came: the approve_step tool, an elicitation form, a tasks/update. */
+export type DecisionChannel = 'approve_step' | 'elicitation' | 'tasks/update';
+
+/** How long a closed run stays readable when the namespace does not say (Temporal's own default). */
+const DEFAULT_RETENTION_MS = 24 * 3600_000;
+
+/** What became of one decision: applied, a repeat of the one made, or refused and why. */
+export type DecideOutcome =
+  | { kind: 'applied'; status: RunStatusName }
+  | { kind: 'same'; status: RunStatusName }
+  | { kind: 'changed'; decision: 'approve' | 'reject' }
+  | { kind: 'closed'; status: RunStatusName }
+  | { kind: 'unknown'; pendingIds: string[] };
 
 export interface RunSummary {
   runId: string;
@@ -117,6 +131,8 @@ export class RunService {
   private readonly closedStatuses = new Map<string, RunStatus>();
   /** Clients whose identity names a caller, so history says who signalled or cancelled. */
   private readonly callerClients = new Map<string, WorkflowClient>();
+  /** The namespace's retention: how long a closed run stays readable (asked once). */
+  private retention: Promise<number> | undefined;
 
   /** `connect` is called lazily and again after a failure, so a Temporal outage never kills the server. */
   /**
@@ -340,6 +356,7 @@ export class RunService {
     return status;
   }
 
+  /** approve_step: decide a pending approval; repeating a decision is harmless, changing one is an error. */
   async approve(
     runId: string,
     approvalId: string,
@@ -347,44 +364,90 @@ export class RunService {
     comment: string | undefined,
     caller: Caller,
   ): Promise<{ runId: string; approvalId: string; decision: 'approve' | 'reject'; status: RunStatusName }> {
+    const outcome = await this.decide(runId, approvalId, decision, comment, caller, 'approve_step');
+    switch (outcome.kind) {
+      case 'applied':
+      case 'same':
+        return { runId, approvalId, decision, status: outcome.status };
+      case 'changed':
+        throw new UserError(`Approval "${approvalId}" was already decided as "${outcome.decision}"; it cannot change.`);
+      case 'closed':
+        throw new UserError(`Run ${runId} is ${outcome.status}; it has no pending approvals.`);
+      case 'unknown':
+        throw new UserError(
+          `approvalId "${approvalId}" is not pending for run ${runId}. Pending approvals: ${outcome.pendingIds.length ? outcome.pendingIds.join(', ') : 'none'}. ` +
+            'Call get_run_status to see them with their summaries.',
+        );
+    }
+  }
+
+  /**
+   * Decides a pending approval through any channel (approve_step, an elicitation form, tasks/update);
+   * the first decision wins and the outcome says what became of this one.
+   */
+  async decide(
+    runId: string,
+    approvalId: string,
+    decision: 'approve' | 'reject',
+    comment: string | undefined,
+    caller: Caller,
+    channel: DecisionChannel,
+  ): Promise<DecideOutcome> {
     await this.ready();
     const { handle, desc } = await this.describeOwned(runId, caller);
     const closed = CLOSED_STATUS[desc.status.name];
     if (closed) {
       // Repeating a decision that was made is harmless even after the run closed.
       const past = await this.withDeadline(() => handle.query(approvalQuery, approvalId)).catch(() => undefined);
-      if (past?.state === 'decided' && past.decision === decision) return { runId, approvalId, decision, status: closed };
-      throw new UserError(`Run ${runId} is ${closed}; it has no pending approvals.`);
+      if (past?.state === 'decided' && past.decision === decision) return { kind: 'same', status: closed };
+      if (past?.state === 'decided' && past.decision) return { kind: 'changed', decision: past.decision };
+      return { kind: 'closed', status: closed };
     }
     const lookup: ApprovalLookup = await this.withDeadline(() => handle.query(approvalQuery, approvalId)).catch(() => {
       // No worker to answer: the memo still lists what is pending, and the signal waits in history.
       const pendingIds = (desc.memo as RunMemo | undefined)?.pendingApprovalIds ?? [];
       return { state: pendingIds.includes(approvalId) ? 'pending' : 'unknown', pendingIds };
     });
-    const pendingList = lookup.pendingIds.length ? lookup.pendingIds.join(', ') : 'none';
-    if (lookup.state === 'unknown') {
-      throw new UserError(
-        `approvalId "${approvalId}" is not pending for run ${runId}. Pending approvals: ${pendingList}. ` +
-          'Call get_run_status to see them with their summaries.',
-      );
-    }
-    if (lookup.state === 'decided') {
-      if (lookup.decision !== decision) {
-        throw new UserError(`Approval "${approvalId}" was already decided as "${lookup.decision}"; it cannot change.`);
-      }
-    } else {
-      await this.clientFor(caller)
-        .getHandle(runId)
-        .signal(decideSignal, { approvalId, decision, ...(comment ? { comment } : {}), by: describeCaller(caller), channel: 'approve_step' });
-    }
+    if (lookup.state === 'unknown') return { kind: 'unknown', pendingIds: lookup.pendingIds };
     const stillWaiting = lookup.pendingIds.some((id) => id !== approvalId);
-    return { runId, approvalId, decision, status: stillWaiting ? 'waiting_for_approval' : 'running' };
+    const status: RunStatusName = stillWaiting ? 'waiting_for_approval' : 'running';
+    if (lookup.state === 'decided') {
+      return lookup.decision === decision ? { kind: 'same', status } : { kind: 'changed', decision: lookup.decision ?? 'approve' };
+    }
+    await this.clientFor(caller)
+      .getHandle(runId)
+      .signal(decideSignal, { approvalId, decision, ...(comment ? { comment } : {}), by: describeCaller(caller), channel });
+    return { kind: 'applied', status };
   }
 
   /** Shutdown: end the waits of get_run_result now, so in-flight requests can finish promptly. */
   endWaits(): void {
     this.stopping = true;
     this.stopWaits.abort();
+  }
+
+  /** True once shutdown began: long waits (tasks/result) end instead of starting another slice. */
+  isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** How long Temporal keeps a closed run readable: the namespace's retention, read once. */
+  async retentionMs(): Promise<number> {
+    await this.ready();
+    this.retention ??= this.withDeadline(() =>
+      this.temporal.connection.workflowService.describeNamespace({ namespace: this.temporal.namespace }),
+    ).then(
+      (res) => {
+        const ttl = res.config?.workflowExecutionRetentionTtl;
+        const ms = ttl ? Number(ttl.seconds ?? 0) * 1000 + Math.floor((ttl.nanos ?? 0) / 1e6) : 0;
+        return ms > 0 ? ms : DEFAULT_RETENTION_MS;
+      },
+      () => {
+        this.retention = undefined; // asked again next time
+        return DEFAULT_RETENTION_MS;
+      },
+    );
+    return this.retention;
   }
 
   /** For /healthz: can we reach Temporal, and does a worker poll the task queue? */
@@ -609,7 +672,7 @@ function describeCaller(caller: Caller): string {
 }
 
 function unknownRun(runId: string): UserError {
-  return new UserError(`No run with runId "${runId}". Use list_runs to find runs, or start_agent_run to start one.`);
+  return new UnknownRunError(`No run with runId "${runId}". Use list_runs to find runs, or start_agent_run to start one.`);
 }
 
 function isNotFound(err: unknown): boolean {

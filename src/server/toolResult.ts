@@ -6,6 +6,9 @@ import { log } from '../log.js';
 /** An error caused by the caller's input or the run's state; its message is shown as is. */
 export class UserError extends Error {}
 
+/** No such run, or not the caller's (the two are told apart by no one): tasks answer -32602 for it. */
+export class UnknownRunError extends UserError {}
+
 export function ok<T extends object>(value: T): CallToolResult {
   return {
     content: [{ type: 'text', text: JSON.stringify(value, null, 2) }],
@@ -17,7 +20,7 @@ export function fail(message: string): CallToolResult {
   return { content: [{ type: 'text', text: message }], isError: true };
 }
 
-export async function guard(tool: string, body: () => Promise<CallToolResult>): Promise<CallToolResult> {
+export async function guard<R extends object = CallToolResult>(tool: string, body: () => Promise<R | CallToolResult>): Promise<R | CallToolResult> {
   try {
     return await body();
   } catch (err) {

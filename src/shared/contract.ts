@@ -172,3 +172,8 @@ export function compactTranscript(messages: ChatMessage[], maxChars = TRANSCRIPT
   };
   return [...head, note, ...rest];
 }
+
+/** The statuses a run ends in; it never leaves one. */
+export function isClosedStatus(status: RunStatusName): boolean {
+  return status === 'completed' || status === 'failed' || status === 'cancelled' || status === 'timed_out';
+}

@@ -151,16 +151,18 @@ export function rawHttp(url: string, body: unknown, headers: Record<string, stri
 
 /**
  * The headers a 2026-07-28 request carries over Streamable HTTP: MCP-Protocol-Version, Mcp-Method and
- * (for tools/call, resources/read, prompts/get) Mcp-Name, plus the given ones; `undefined` drops one.
+ * (for tools/call, resources/read, prompts/get and the task methods) Mcp-Name, plus the given ones; `undefined` drops one.
  */
 export function modernHeaders(message: RpcMessage, extra: Record<string, string | undefined> = {}): Record<string, string> {
-  const name = message.params?.name ?? message.params?.uri;
+  const name = message.params?.name ?? message.params?.uri ?? message.params?.taskId;
   const all: Record<string, string | undefined> = {
     'content-type': 'application/json',
     accept: 'application/json, text/event-stream',
     'mcp-protocol-version': String(message.params?._meta?.['io.modelcontextprotocol/protocolVersion'] ?? MODERN),
     'mcp-method': message.method,
-    ...(typeof name === 'string' && ['tools/call', 'resources/read', 'prompts/get'].includes(message.method ?? '') ? { 'mcp-name': name } : {}),
+    ...(typeof name === 'string' && ['tools/call', 'resources/read', 'prompts/get', 'tasks/get', 'tasks/update', 'tasks/cancel'].includes(message.method ?? '')
+      ? { 'mcp-name': name }
+      : {}),
     ...extra,
   };
   const out: Record<string, string> = {};

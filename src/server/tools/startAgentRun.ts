@@ -3,12 +3,14 @@ import { z } from 'zod';
 import { AGENT_TOOL_NAMES } from '../../shared/agentTools.js';
 import { WORKSPACE_TOOL_NAMES } from '../../shared/toolbox.js';
 import { callerOf } from '../caller.js';
+import type { ServerOptions } from '../createServer.js';
 import type { Runs } from '../runs.js';
+import { startedAsTask, wantsTask } from '../tasks/index.js';
 import { RunStatusNameSchema } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
 
-export function registerStartAgentRun(server: McpServer, runs: Runs): void {
-  server.registerTool(
+export function registerStartAgentRun(server: McpServer, runs: Runs, options: ServerOptions): void {
+  const tool = server.registerTool(
     'start_agent_run',
     {
       title: 'Start a durable agent run',
@@ -18,7 +20,8 @@ export function registerStartAgentRun(server: McpServer, runs: Runs): void {
         'get_run_result (can wait up to 50 s), approve_step (writes need approval by default) and cancel_run. ' +
         `Built-in agent tools: ${AGENT_TOOL_NAMES.join(', ')}; with a workspace configured also ` +
         `${WORKSPACE_TOOL_NAMES.join(', ')}; plus the tools of the worker's MCP servers as <server>__<tool>. ` +
-        'Pass an idempotencyKey to make retries of this call safe: the same key always returns the same run.',
+        'Pass an idempotencyKey to make retries of this call safe: the same key always returns the same run. ' +
+        'Clients with MCP tasks get the run as a task (task id = runId).',
       inputSchema: z.strictObject({
         task: z.string().min(1).max(100_000).describe('What the agent should accomplish, in plain language'),
         instructions: z.string().max(100_000).optional().describe('Extra system instructions for the agent'),
@@ -59,6 +62,13 @@ export function registerStartAgentRun(server: McpServer, runs: Runs): void {
       outputSchema: z.object({ runId: z.string(), status: RunStatusNameSchema, created: z.boolean() }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     },
-    (args, ctx) => guard('start_agent_run', async () => ok(await runs.start(args, callerOf(server, ctx)))),
+    (args, ctx) =>
+      guard('start_agent_run', async () => {
+        const caller = callerOf(server, ctx);
+        const started = await runs.start(args, caller);
+        return wantsTask(server, ctx) ? startedAsTask(server, runs, ctx, caller, started, options) : ok(started);
+      }),
   );
+  // 2025-11-25 clients (VS Code) may run it as a task; the SDK's registerTool takes no `execution`.
+  tool.execution = { taskSupport: 'optional' };
 }

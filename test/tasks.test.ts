@@ -1,0 +1,558 @@
+/**
+ * Runs as MCP tasks, and approvals answered inline, through the built CLI with the SDK's own v2 client:
+ * the 2026-07-28 tasks extension (tasks/get, tasks/update, tasks/cancel) and the 2025-11-25 task
+ * methods (tasks/get, tasks/result, tasks/list, tasks/cancel, notifications/tasks/status), each over
+ * stdio and Streamable HTTP; get_run_result answering `input_required` (2026) or pushing
+ * `elicitation/create` (2025); decisions made elsewhere winning over late form answers; and raw
+ * JSON-RPC checks of the wire shapes, including clients that did not opt in and `--no-elicitation`.
+ *
+ * The HTTP server runs the worker; the stdio servers share its task queue with `--no-worker`.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  Client,
+  StreamableHTTPClientTransport,
+  type CallToolResult,
+  type ClientOptions,
+  type JSONRPCMessage,
+  type Transport as McpTransport,
+} from '@modelcontextprotocol/client';
+import { z } from 'zod';
+import { recordIncoming, type Era } from './support/eraClients.js';
+import { cliPath, spawnServer, type SpawnedServer } from './support/mcpStdio.js';
+import { startModelServer, type ModelServer } from './support/modelServer.js';
+import { envelope, MODERN, modernRequest, RawStdio, type RpcMessage } from './support/rawRpc.js';
+import { startSinkServer, type SinkServer } from './support/sinkServer.js';
+import { freePort, startDevServer, type DevServer } from './support/temporal.js';
+import { sleep, waitFor } from './support/wait.js';
+
+const TOKEN = 'tasks-token-0123456789abcdef';
+const TASKS_EXT = 'io.modelcontextprotocol/tasks';
+const RELATED_TASK = 'io.modelcontextprotocol/related-task';
+const PRINCIPAL = (() => {
+  try {
+    return os.userInfo().username || 'local';
+  } catch {
+    return 'local';
+  }
+})();
+
+const Loose = z.looseObject({});
+type Answer = { action: 'accept'; content: { decision: 'approve' | 'reject'; comment?: string } } | { action: 'decline' | 'cancel' };
+/** What the person answers to a form: by default nothing (the test sets it per run). */
+type FormAnswerer = (params: { message: string; requestedSchema: unknown }) => Answer | Promise<Answer>;
+
+type Transport = 'stdio' | 'http';
+interface Conn {
+  transport: Transport;
+  era: Era;
+  name: string;
+  client: Client;
+  /** The client's own transport, for the one message its SDK cannot take yet (a task answer). */
+  wire: McpTransport;
+  incoming: JSONRPCMessage[];
+  /** Forms this client was shown, in order. */
+  forms: { message: string; requestedSchema: any; meta?: any }[];
+  /** Answers by run: the form's message names the run. */
+  answerFor: Map<string, FormAnswerer>;
+  stdio?: SpawnedServer;
+}
+
+function clientOptions(era: Era, tasks: boolean): ClientOptions {
+  const capabilities = {
+    elicitation: { form: {} },
+    ...(era === 'modern' && tasks ? { extensions: { [TASKS_EXT]: {} } } : {}),
+    ...(era === 'legacy' ? { tasks: {} } : {}),
+  };
+  return era === 'modern' ? { capabilities, versionNegotiation: { mode: { pin: MODERN } } } : { capabilities };
+}
+
+describe('runs as MCP tasks, approvals inline', { timeout: 5 * 60_000, concurrency: true }, () => {
+  let dev: DevServer;
+  let model: ModelServer;
+  let sink: SinkServer;
+  let httpServer: ChildProcess;
+  let httpStderr = '';
+  let url: string;
+  const uniq = `${process.pid}-${Date.now().toString(36)}`;
+  const homes: string[] = [];
+  const conns = new Map<string, Conn>();
+  const raws: RawStdio[] = [];
+
+  function env(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'da-tasks-'));
+    homes.push(home);
+    return {
+      TEMPORAL_ADDRESS: dev.address,
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_API_KEY: undefined,
+      TEMPORAL_PROFILE: undefined,
+      TEMPORAL_TLS: undefined,
+      OPENAI_BASE_URL: model.baseUrl,
+      OPENAI_API_KEY: 'test-key',
+      DURABLE_AGENT_MODEL: 'test-model',
+      DURABLE_AGENT_HOME: home,
+      DURABLE_AGENT_TASK_QUEUE: `tasks-${uniq}`,
+      DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1',
+      DURABLE_AGENT_HTTP_DENY: undefined,
+      DURABLE_AGENT_TOKEN: undefined,
+      DURABLE_AGENT_TOKENS_FILE: undefined,
+      DURABLE_AGENT_NO_ELICITATION: undefined,
+      ...extra,
+    };
+  }
+
+  function rawStdio(extra: Record<string, string | undefined> = {}): RawStdio {
+    const raw = RawStdio.spawn(['--no-service', '--no-worker'], env(extra));
+    raws.push(raw);
+    return raw;
+  }
+
+  async function startHttpServer(): Promise<void> {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}/mcp`;
+    const childEnv: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ ...process.env, ...env({ DURABLE_AGENT_TOKEN: TOKEN }) })) if (v !== undefined) childEnv[k] = v;
+    httpServer = spawn(process.execPath, [cliPath, 'serve', '--transport', 'http', '--port', String(port)], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+    httpServer.stderr?.on('data', (c: Buffer) => (httpStderr += c.toString()));
+    await waitFor(
+      '/healthz to see Temporal and a polling worker',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        return res?.status === 200 && ((await res.json()) as { worker: string }).worker === 'polling';
+      },
+      60_000,
+    );
+  }
+
+  /** Every form the client is shown is recorded and answered by the run's answerer (the message names the run). */
+  function answerForms(conn: Conn): void {
+    conn.client.setRequestHandler('elicitation/create', async (request) => {
+      const params = request.params as { message: string; requestedSchema: unknown; _meta?: unknown };
+      conn.forms.push({ message: params.message, requestedSchema: params.requestedSchema, meta: params._meta });
+      const runId = /run (\S+) asks/.exec(params.message)?.[1] ?? '';
+      const answerer = conn.answerFor.get(runId);
+      return (answerer ? await answerer(params) : { action: 'cancel' }) as never;
+    });
+  }
+
+  async function connect(transport: Transport, era: Era, tasks = true): Promise<Conn> {
+    const name = `tasks-${transport}-${era}${tasks ? '' : '-plain'}`;
+    const base = { transport, era, name, forms: [], answerFor: new Map<string, FormAnswerer>() };
+    if (transport === 'stdio') {
+      const stdio = await spawnServer({ args: ['--no-service', '--no-worker'], env: env(), clientInfo: { name, version: '1.0.0' }, clientOptions: clientOptions(era, tasks) });
+      const conn: Conn = { ...base, client: stdio.client, wire: stdio.transport, incoming: recordIncoming(stdio.transport), stdio };
+      answerForms(conn);
+      return conn;
+    }
+    const client = new Client({ name, version: '1.0.0' }, clientOptions(era, tasks));
+    const t = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } });
+    await client.connect(t, { timeout: 30_000 });
+    const conn: Conn = { ...base, client, wire: t, incoming: recordIncoming(t) };
+    answerForms(conn);
+    return conn;
+  }
+
+  before(async () => {
+    [dev, model, sink] = await Promise.all([startDevServer(), startModelServer(), startSinkServer()]);
+    const stdioConns = Promise.all([connect('stdio', 'modern'), connect('stdio', 'legacy')]);
+    await startHttpServer();
+    const all = [...(await stdioConns), ...(await Promise.all([connect('http', 'modern'), connect('http', 'legacy')]))];
+    for (const c of all) conns.set(`${c.transport}-${c.era}`, c);
+  });
+
+  after(async () => {
+    for (const c of conns.values()) await (c.stdio ? c.stdio.close() : c.client.close()).catch(() => undefined);
+    await Promise.all(raws.map((r) => r.close().catch(() => undefined)));
+    httpServer?.kill('SIGKILL');
+    await Promise.all([dev?.stop(), model?.close(), sink?.close()].map((p) => p?.catch(() => undefined)));
+    for (const home of homes) fs.rmSync(home, { recursive: true, force: true });
+    if (process.exitCode) process.stderr.write(`http server stderr (tail):\n${httpStderr.slice(-3000)}\n`);
+  });
+
+  // ---- helpers over one connection ----
+
+  const request = (conn: Conn, method: string, params: Record<string, unknown>, timeout = 60_000): Promise<any> =>
+    conn.client.request({ method, params } as never, Loose, { timeout }) as Promise<any>;
+
+  let rawIds = 0;
+  /**
+   * start_agent_run as a task: `params.task` (2025) through the client; on 2026-07-28 the SDK's client
+   * refuses `resultType: "task"` (it has no tasks extension yet), so the same request, with the envelope
+   * the client would send, goes out on the client's own connection and the answer is read off it.
+   */
+  async function startTask(conn: Conn, args: Record<string, unknown>): Promise<any> {
+    if (conn.era === 'legacy') return request(conn, 'tools/call', { name: 'start_agent_run', arguments: args, task: {} });
+    const id = `raw-${++rawIds}`;
+    const meta = envelope(conn.name, { 'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} }, extensions: { [TASKS_EXT]: {} } } });
+    await conn.wire.send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'start_agent_run', arguments: args, _meta: meta } } as JSONRPCMessage);
+    let answer: any;
+    await waitFor(`${conn.name}: the answer to ${id}`, () => (answer = conn.incoming.find((m: any) => m.id === id)) !== undefined, 60_000);
+    assert.equal(answer.error, undefined, JSON.stringify(answer));
+    return answer.result;
+  }
+
+  const taskOf = (conn: Conn, created: any): any => (conn.era === 'modern' ? created : created.task);
+
+  async function pollTask(conn: Conn, taskId: string, done: (t: any) => boolean, what: string, ms = 40_000): Promise<any> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const task = await request(conn, 'tasks/get', { taskId });
+      if (done(task)) return task;
+      if (Date.now() > deadline) assert.fail(`${conn.name}: task ${taskId} never became ${what}; last ${JSON.stringify(task)}`);
+      await sleep(250);
+    }
+  }
+
+  const tool = async (conn: Conn, name: string, args: Record<string, unknown>): Promise<CallToolResult> =>
+    (await conn.client.callTool({ name, arguments: args }, { timeout: 90_000 })) as CallToolResult;
+
+  const posts = (p: string) => sink.requests().filter((r) => r.method === 'POST' && r.path === p).length;
+
+  function checkTaskShape(conn: Conn, task: any, taskId: string): void {
+    assert.equal(task.taskId, taskId);
+    assert.ok(['working', 'input_required', 'completed', 'failed', 'cancelled'].includes(task.status), JSON.stringify(task));
+    assert.ok(!Number.isNaN(Date.parse(task.createdAt)) && !Number.isNaN(Date.parse(task.lastUpdatedAt)), JSON.stringify(task));
+    assert.equal(typeof task.statusMessage, 'string');
+    if (conn.era === 'modern') {
+      assert.ok(Number.isInteger(task.ttlMs) && task.ttlMs > 0, JSON.stringify(task));
+      assert.equal(task.pollIntervalMs, 1000);
+      assert.equal(task.ttl, undefined);
+    } else {
+      assert.ok(Number.isInteger(task.ttl) && task.ttl > 0, JSON.stringify(task));
+      assert.equal(task.pollInterval, 1000);
+      assert.equal(task.ttlMs, undefined);
+    }
+  }
+
+  // ---- each era over each transport ----
+
+  for (const transport of ['stdio', 'http'] as const) {
+    for (const era of ['modern', 'legacy'] as const) {
+      const label = `${era === 'modern' ? '2026-07-28 extension' : '2025-11-25 tasks'} over ${transport}`;
+      const conn = () => conns.get(`${transport}-${era}`)!;
+
+      it(`${label}: start as a task, poll to completion, the result is get_run_result's`, async () => {
+        const c = conn();
+        const script = `t-done-${transport}-${era}-${uniq}`;
+        model.script(script, [{ delayMs: 1_500, then: { content: `finished ${script}` } }]);
+        const created = await startTask(c, { task: `Finish [script:${script}]` });
+        const seed = taskOf(c, created);
+        if (era === 'modern') assert.equal(created.resultType, 'task', JSON.stringify(created));
+        else assert.equal(created.resultType, undefined);
+        const runId: string = created.structuredContent.runId;
+        checkTaskShape(c, seed, runId);
+        assert.equal(seed.status, 'working');
+        // Readable at once (durably created before the answer).
+        checkTaskShape(c, await request(c, 'tasks/get', { taskId: runId }), runId);
+
+        const done = await pollTask(c, runId, (t) => t.status === 'completed', 'completed');
+        checkTaskShape(c, done, runId);
+        const viaTool = await tool(c, 'get_run_result', { runId });
+        if (era === 'modern') {
+          assert.deepEqual(done.result.structuredContent, viaTool.structuredContent);
+          assert.deepEqual(done.result.content, viaTool.content);
+        } else {
+          assert.equal(done.result, undefined, '2025-11-25 tasks/get carries no result');
+          const result = await request(c, 'tasks/result', { taskId: runId });
+          assert.deepEqual(result.structuredContent, viaTool.structuredContent);
+          assert.deepEqual(result.content, viaTool.content);
+          assert.deepEqual(result._meta?.[RELATED_TASK], { taskId: runId });
+          // The session that created the task heard its status change.
+          await waitFor(`${c.name}: notifications/tasks/status for ${runId}`, () =>
+            c.incoming.some((m: any) => m.method === 'notifications/tasks/status' && m.params?.taskId === runId && m.params?.status === 'completed'),
+          );
+          const listed = await request(c, 'tasks/list', {});
+          assert.ok(listed.tasks.some((t: any) => t.taskId === runId && t.status === 'completed'), JSON.stringify(listed.tasks.slice(0, 5)));
+        }
+        assert.equal((viaTool.structuredContent as any).result, `finished ${script}`);
+      });
+
+      it(`${label}: a run that needs approval is input_required; the inline answer approves it; the write happens once`, async () => {
+        const c = conn();
+        const script = `t-appr-${transport}-${era}-${uniq}`;
+        const postPath = `/tasks/${script}`;
+        model.script(script, [
+          { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}${postPath}`, body: 'x' } }] },
+          { content: `posted ${script}` },
+        ]);
+        const created = await startTask(c, { task: `Post once [script:${script}]` });
+        const runId: string = created.structuredContent.runId;
+        if (era === 'legacy') c.answerFor.set(runId, () => ({ action: 'accept', content: { decision: 'approve', comment: 'fine by me' } }));
+        const waiting = await pollTask(c, runId, (t) => t.status === 'input_required' || t.status === 'completed', 'input_required');
+        assert.equal(waiting.status, 'input_required', JSON.stringify(waiting));
+        assert.match(waiting.statusMessage, /Waiting for approval: http_request/);
+        if (era === 'modern') {
+          const keys = Object.keys(waiting.inputRequests ?? {});
+          assert.equal(keys.length, 1, JSON.stringify(waiting));
+          const form = waiting.inputRequests[keys[0]!];
+          assert.equal(form.method, 'elicitation/create');
+          assert.equal(form.params.mode, 'form');
+          assert.match(form.params.message, new RegExp(`run ${runId} asks to call http_request`));
+          assert.deepEqual(form.params.requestedSchema.required, ['decision']);
+          assert.equal(posts(postPath), 0);
+          const ack = await request(c, 'tasks/update', {
+            taskId: runId,
+            inputResponses: { [keys[0]!]: { action: 'accept', content: { decision: 'approve', comment: 'fine by me' } } },
+          });
+          assert.equal(ack._meta?.['durable-agent-mcp/answers']?.[0]?.outcome, 'applied', JSON.stringify(ack));
+        }
+        const done = await pollTask(c, runId, (t) => t.status === 'completed', 'completed');
+        assert.equal(done.status, 'completed');
+        assert.equal(posts(postPath), 1, 'the approved POST ran exactly once');
+        if (era === 'legacy') {
+          assert.ok(c.forms.some((f) => f.message.includes(runId) && f.meta?.[RELATED_TASK]?.taskId === runId), JSON.stringify(c.forms));
+        }
+        const history = (await tool(c, 'get_run_history', { runId })).structuredContent as any;
+        const decision = history.entries.find((e: any) => e.kind === 'approval');
+        assert.equal(decision?.decision, 'approve', JSON.stringify(history.entries));
+        assert.equal(decision?.by, `${PRINCIPAL} via ${c.name}`);
+        assert.equal(decision?.channel, era === 'modern' ? 'tasks/update' : 'elicitation');
+      });
+
+      it(`${label}: get_run_result puts the approval to the person; a reject is applied and nothing is sent`, async () => {
+        const c = conn();
+        const script = `t-rej-${transport}-${era}-${uniq}`;
+        const postPath = `/tasks/${script}`;
+        model.script(script, [
+          { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}${postPath}`, body: 'x' } }] },
+          { content: `gave up ${script}` },
+        ]);
+        const started = await startTask(c, { task: `Post maybe [script:${script}]` });
+        const runId = started.structuredContent.runId as string;
+        c.answerFor.set(runId, () => ({ action: 'accept', content: { decision: 'reject', comment: 'not today' } }));
+        const final = await tool(c, 'get_run_result', { runId, waitSeconds: 40 });
+        assert.equal((final.structuredContent as any).status, 'completed', JSON.stringify(final));
+        assert.equal(posts(postPath), 0, 'a rejected write never reaches the sink');
+        assert.ok(c.forms.some((f) => f.message.includes(runId)), `${c.name} was never shown the form`);
+        const lastTurn = model.requests(script).at(-1);
+        assert.match(JSON.stringify(lastTurn?.messages), /not today/, 'the agent saw the comment');
+        const history = (await tool(c, 'get_run_history', { runId })).structuredContent as any;
+        const decision = history.entries.find((e: any) => e.kind === 'approval');
+        assert.deepEqual([decision?.decision, decision?.channel, decision?.by], ['reject', 'elicitation', `${PRINCIPAL} via ${c.name}`]);
+      });
+
+      it(`${label}: tasks/cancel cancels the run; an unknown task id is an error`, async () => {
+        const c = conn();
+        const script = `t-cancel-${transport}-${era}-${uniq}`;
+        model.script(script, [{ delayMs: 20_000, then: { content: 'too late' } }]);
+        const created = await startTask(c, { task: `Take long [script:${script}]` });
+        const runId: string = created.structuredContent.runId;
+        const answer = await request(c, 'tasks/cancel', { taskId: runId });
+        if (era === 'modern') assert.deepEqual(Object.keys(answer).filter((k) => k !== '_meta'), [], 'an empty acknowledgement');
+        else assert.equal(answer.taskId, runId);
+        const closed = await pollTask(c, runId, (t) => t.status === 'cancelled', 'cancelled');
+        checkTaskShape(c, closed, runId);
+        assert.equal(((await tool(c, 'get_run_status', { runId })).structuredContent as any).status, 'cancelled');
+        if (era === 'legacy') {
+          await assert.rejects(request(c, 'tasks/cancel', { taskId: runId }), (err: any) => err.code === -32602 && /already cancelled/.test(err.message));
+        }
+        for (const method of ['tasks/get', 'tasks/cancel', ...(era === 'modern' ? ['tasks/update'] : ['tasks/result'])]) {
+          await assert.rejects(
+            request(c, method, { taskId: `no-such-task-${uniq}`, ...(method === 'tasks/update' ? { inputResponses: {} } : {}) }),
+            (err: any) => err.code === -32602 && /Task not found/.test(err.message),
+            `${c.name} ${method}`,
+          );
+        }
+      });
+    }
+  }
+
+  // ---- decisions made elsewhere, declined forms ----
+
+  it('2026-07-28 over http: a decision made elsewhere wins; the late tasks/update answer changes nothing and says so', async () => {
+    const c = conns.get('http-modern')!;
+    const script = `t-late-${uniq}`;
+    const postPath = `/tasks/${script}`;
+    model.script(script, [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}${postPath}`, body: 'x' } }] },
+      { content: `ended ${script}` },
+    ]);
+    const runId: string = (await startTask(c, { task: `Post late [script:${script}]` })).structuredContent.runId;
+    const waiting = await pollTask(c, runId, (t) => t.status === 'input_required', 'input_required');
+    const key = Object.keys(waiting.inputRequests)[0]!;
+    const rejected = await tool(c, 'approve_step', { runId, approvalId: key, decision: 'reject', comment: 'decided in chat' });
+    assert.equal(rejected.isError, undefined, JSON.stringify(rejected));
+    const ack = await request(c, 'tasks/update', { taskId: runId, inputResponses: { [key]: { action: 'accept', content: { decision: 'approve' } } } });
+    const outcome = ack._meta?.['durable-agent-mcp/answers']?.[0];
+    assert.equal(outcome?.outcome, 'already_decided', JSON.stringify(ack));
+    assert.match(outcome.note, /already been decided as "reject"/);
+    await pollTask(c, runId, (t) => t.status === 'completed', 'completed');
+    assert.equal(posts(postPath), 0, 'the late approve did not run the write');
+    const history = (await tool(c, 'get_run_history', { runId })).structuredContent as any;
+    const decisions = history.entries.filter((e: any) => e.kind === 'approval');
+    assert.deepEqual(
+      decisions.map((d: any) => [d.decision, d.channel]),
+      [['reject', 'approve_step']],
+    );
+  });
+
+  it('2025-11-25 over stdio: a form answered after approve_step decided changes nothing, and get_run_result says so', async () => {
+    const c = conns.get('stdio-legacy')!;
+    const script = `t-late2-${uniq}`;
+    const postPath = `/tasks/${script}`;
+    model.script(script, [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}${postPath}`, body: 'x' } }] },
+      { content: `ended ${script}` },
+    ]);
+    const runId = ((await tool(c, 'start_agent_run', { task: `Post late [script:${script}]` })).structuredContent as any).runId as string;
+    // While the form is open, someone else rejects in chat; then the person approves in the form.
+    c.answerFor.set(runId, async () => {
+      const status = (await tool(c, 'get_run_status', { runId })).structuredContent as any;
+      const approvalId = status.pendingApprovals[0].approvalId;
+      await tool(c, 'approve_step', { runId, approvalId, decision: 'reject' });
+      return { action: 'accept', content: { decision: 'approve' } };
+    });
+    const final = await tool(c, 'get_run_result', { runId, waitSeconds: 30 });
+    const text = (final.content as any[]).map((p) => p.text).join('\n');
+    assert.match(text, /already been decided as "reject" elsewhere/, text);
+    await waitFor('the run to complete', async () => ((await tool(c, 'get_run_status', { runId })).structuredContent as any).status === 'completed');
+    assert.equal(posts(postPath), 0);
+  });
+
+  it('2026-07-28 over stdio: a declined form leaves the approval pending for approve_step', async () => {
+    const c = conns.get('stdio-modern')!;
+    const script = `t-decline-${uniq}`;
+    const postPath = `/tasks/${script}`;
+    model.script(script, [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}${postPath}`, body: 'x' } }] },
+      { content: `ended ${script}` },
+    ]);
+    const runId: string = (await startTask(c, { task: `Post after decline [script:${script}]` })).structuredContent.runId;
+    await pollTask(c, runId, (t) => t.status === 'input_required', 'input_required');
+    c.answerFor.set(runId, () => ({ action: 'decline' }));
+    const shown = () => c.forms.filter((f) => f.message.includes(runId)).length;
+    assert.equal(shown(), 0);
+    const waited = await tool(c, 'get_run_result', { runId, waitSeconds: 3 });
+    const status = waited.structuredContent as any;
+    assert.equal(status.status, 'waiting_for_approval', JSON.stringify(waited));
+    assert.equal(shown(), 1, 'asked once in this call, not again after the decline');
+    assert.match((waited.content as any[]).map((p) => p.text).join('\n'), /stays pending/);
+    await tool(c, 'approve_step', { runId, approvalId: status.pendingApprovals[0].approvalId, decision: 'approve' });
+    await pollTask(c, runId, (t) => t.status === 'completed', 'completed');
+    assert.equal(posts(postPath), 1);
+  });
+
+  // ---- the wire, raw ----
+
+  const withTasks = (name: string, caps: Record<string, unknown> = { extensions: { [TASKS_EXT]: {} } }) =>
+    envelope(name, { 'io.modelcontextprotocol/clientCapabilities': caps });
+
+  it('raw 2026-07-28 over stdio: server/discover, a task answer only for clients that opted in, tasks/get shapes, -32021 without the extension', async () => {
+    const raw = rawStdio();
+    const discover = (await raw.request(modernRequest('d', 'server/discover'))).result!;
+    assert.deepEqual(discover.capabilities.extensions?.[TASKS_EXT], {}, JSON.stringify(discover.capabilities));
+    assert.equal(discover.capabilities.tasks, undefined, 'the 2025-11-25 tasks capability does not exist on 2026-07-28');
+
+    const script = `t-raw-${uniq}`;
+    model.script(script, [{ content: `raw ${script}` }]);
+    const plain = await raw.request(modernRequest(1, 'tools/call', { name: 'start_agent_run', arguments: { task: `Plain [script:${script}]` } }));
+    assert.equal(plain.result?.resultType, 'complete', JSON.stringify(plain));
+    assert.equal(plain.result?.taskId, undefined, 'no task for a client that did not opt in');
+    assert.match(plain.result?.structuredContent?.runId, /^run-/);
+
+    const created = await raw.request(
+      modernRequest(2, 'tools/call', { name: 'start_agent_run', arguments: { task: `As task [script:${script}]` } }, withTasks('raw-tasks')),
+    );
+    const t = created.result!;
+    assert.equal(t.resultType, 'task', JSON.stringify(created));
+    assert.equal(t.taskId, t.structuredContent.runId);
+    assert.equal(t.status, 'working');
+    assert.equal(typeof t.statusMessage, 'string');
+    assert.ok(Number.isInteger(t.ttlMs) && t.ttlMs >= 3_600_000, `ttlMs ${t.ttlMs}: at least the namespace retention`);
+    assert.equal(t.pollIntervalMs, 1000);
+    for (const field of ['createdAt', 'lastUpdatedAt']) assert.ok(!Number.isNaN(Date.parse(t[field])), field);
+
+    const refused = await raw.request(modernRequest(3, 'tasks/get', { taskId: t.taskId }));
+    assert.equal(refused.error?.code, -32021, JSON.stringify(refused));
+    assert.deepEqual(refused.error?.data?.requiredCapabilities, { extensions: { [TASKS_EXT]: {} } });
+    for (const [i, method] of ['tasks/result', 'tasks/list'].entries()) {
+      const answer = await raw.request(modernRequest(10 + i, method, { taskId: t.taskId }, withTasks('raw-tasks')));
+      assert.equal(answer.error?.code, -32601, `${method}: ${JSON.stringify(answer)}`);
+    }
+    let got: RpcMessage;
+    const deadline = Date.now() + 30_000;
+    do {
+      got = await raw.request(modernRequest(`g-${Date.now()}`, 'tasks/get', { taskId: t.taskId }, withTasks('raw-tasks')));
+      if (got.result?.status === 'completed') break;
+      await sleep(250);
+    } while (Date.now() < deadline);
+    const done = got.result!;
+    assert.equal(done.resultType, 'complete', JSON.stringify(got));
+    assert.equal(done.status, 'completed');
+    assert.equal(done.result.structuredContent.status, 'completed');
+    assert.equal(done.result.structuredContent.result, `raw ${script}`);
+    assert.equal(done.inputRequests, undefined);
+    assert.equal(done.error, undefined);
+  });
+
+  it('raw 2025-11-25 over stdio: the tasks capability, taskSupport on start_agent_run, CreateTaskResult, tasks/update absent', async () => {
+    const raw = rawStdio();
+    const init = await raw.request({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: { elicitation: {} }, clientInfo: { name: 'raw-legacy-tasks', version: '1.0.0' } },
+    });
+    assert.deepEqual(init.result?.capabilities.tasks, { list: {}, cancel: {}, requests: { tools: { call: {} } } }, JSON.stringify(init));
+    raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const tools = (await raw.request({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} })).result!.tools as any[];
+    assert.deepEqual(tools.find((x) => x.name === 'start_agent_run')?.execution, { taskSupport: 'optional' });
+    for (const other of tools.filter((x) => x.name !== 'start_agent_run')) assert.equal(other.execution, undefined, other.name);
+
+    const script = `t-raw2-${uniq}`;
+    model.script(script, [{ content: `raw2 ${script}` }]);
+    const created = await raw.request({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'start_agent_run', arguments: { task: `Task [script:${script}]` }, task: {} } });
+    const r = created.result!;
+    assert.equal(r.resultType, undefined, '2025-11-25 has no resultType');
+    assert.equal(r.task.taskId, r.structuredContent.runId, JSON.stringify(r));
+    assert.equal(r.task.status, 'working');
+    assert.ok(Number.isInteger(r.task.ttl) && r.task.ttl >= 3_600_000, 'ttl defaulted for task: {}');
+    assert.equal(r.task.pollInterval, 1000);
+    assert.match(r._meta['io.modelcontextprotocol/model-immediate-response'], /as a task/);
+    const plain = await raw.request({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'start_agent_run', arguments: { task: `Plain [script:${script}]` } } });
+    assert.equal(plain.result?.task, undefined);
+    const update = await raw.request({ jsonrpc: '2.0', id: 5, method: 'tasks/update', params: { taskId: r.task.taskId, inputResponses: {} } });
+    assert.equal(update.error?.code, -32601, JSON.stringify(update));
+    const result = await raw.request({ jsonrpc: '2.0', id: 6, method: 'tasks/result', params: { taskId: r.task.taskId } }, 60_000);
+    assert.equal(result.result?.structuredContent.result, `raw2 ${script}`, JSON.stringify(result));
+    assert.deepEqual(result.result?._meta[RELATED_TASK], { taskId: r.task.taskId });
+    const statuses = raw.messages.filter((m) => m.method === 'notifications/tasks/status' && m.params?.taskId === r.task.taskId);
+    await waitFor('a completed status notification', () =>
+      raw.messages.some((m) => m.method === 'notifications/tasks/status' && m.params?.taskId === r.task.taskId && m.params?.status === 'completed'),
+    );
+    for (const n of statuses) assert.equal(n.params?.[RELATED_TASK], undefined);
+  });
+
+  it('--no-elicitation: no forms; the task stays working and says approve_step; get_run_result answers at once', async () => {
+    const raw = rawStdio({ DURABLE_AGENT_NO_ELICITATION: '1' });
+    const script = `t-noel-${uniq}`;
+    const postPath = `/tasks/${script}`;
+    model.script(script, [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}${postPath}`, body: 'x' } }] },
+      { content: `ended ${script}` },
+    ]);
+    const caps = { elicitation: { form: {} }, extensions: { [TASKS_EXT]: {} } };
+    const created = await raw.request(modernRequest(1, 'tools/call', { name: 'start_agent_run', arguments: { task: `No forms [script:${script}]` } }, withTasks('raw-noel', caps)));
+    const taskId = created.result!.taskId as string;
+    let task: any;
+    await waitFor('the run to wait for approval', async () => {
+      const status = await raw.request(modernRequest(`s-${Date.now()}`, 'tools/call', { name: 'get_run_status', arguments: { runId: taskId } }));
+      return status.result?.structuredContent?.status === 'waiting_for_approval';
+    });
+    task = (await raw.request(modernRequest('g', 'tasks/get', { taskId }, withTasks('raw-noel', caps)))).result;
+    assert.equal(task.status, 'working', JSON.stringify(task));
+    assert.match(task.statusMessage, /approve_step/);
+    assert.equal(task.inputRequests, undefined);
+    const waited = await raw.request(modernRequest('r', 'tools/call', { name: 'get_run_result', arguments: { runId: taskId, waitSeconds: 1 } }, withTasks('raw-noel', caps)));
+    assert.equal(waited.result?.resultType, 'complete', JSON.stringify(waited));
+    assert.equal(waited.result?.structuredContent.status, 'waiting_for_approval');
+    await raw.request(modernRequest('c', 'tasks/cancel', { taskId }, withTasks('raw-noel', caps)));
+    assert.equal(posts(postPath), 0);
+  });
+});
