@@ -14,26 +14,27 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  Client,
-  StreamableHTTPClientTransport,
-  type CallToolResult,
-  type ClientOptions,
-  type JSONRPCMessage,
-  type Transport as McpTransport,
-} from '@modelcontextprotocol/client';
-import { z } from 'zod';
-import { recordIncoming, type Era } from './support/eraClients.js';
-import { cliPath, spawnServer, type SpawnedServer } from './support/mcpStdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/client';
+import type { Era } from './support/eraClients.js';
+import { cliPath } from './support/mcpStdio.js';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
-import { envelope, MODERN, modernRequest, RawStdio, type RpcMessage } from './support/rawRpc.js';
+import { envelope, modernRequest, RawStdio, type RpcMessage } from './support/rawRpc.js';
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
 import { freePort, startDevServer, type DevServer } from './support/temporal.js';
+import {
+  connectTaskClient,
+  pollTask,
+  RELATED_TASK,
+  startTask,
+  taskOf,
+  taskRequest,
+  TASKS_EXT,
+  type TaskConn as Conn,
+  type TaskTransport,
+} from './support/taskClients.js';
 import { sleep, waitFor } from './support/wait.js';
 
 const TOKEN = 'tasks-token-0123456789abcdef';
-const TASKS_EXT = 'io.modelcontextprotocol/tasks';
-const RELATED_TASK = 'io.modelcontextprotocol/related-task';
 const PRINCIPAL = (() => {
   try {
     return os.userInfo().username || 'local';
@@ -41,36 +42,6 @@ const PRINCIPAL = (() => {
     return 'local';
   }
 })();
-
-const Loose = z.looseObject({});
-type Answer = { action: 'accept'; content: { decision: 'approve' | 'reject'; comment?: string } } | { action: 'decline' | 'cancel' };
-/** What the person answers to a form: by default nothing (the test sets it per run). */
-type FormAnswerer = (params: { message: string; requestedSchema: unknown }) => Answer | Promise<Answer>;
-
-type Transport = 'stdio' | 'http';
-interface Conn {
-  transport: Transport;
-  era: Era;
-  name: string;
-  client: Client;
-  /** The client's own transport, for the one message its SDK cannot take yet (a task answer). */
-  wire: McpTransport;
-  incoming: JSONRPCMessage[];
-  /** Forms this client was shown, in order. */
-  forms: { message: string; requestedSchema: any; meta?: any }[];
-  /** Answers by run: the form's message names the run. */
-  answerFor: Map<string, FormAnswerer>;
-  stdio?: SpawnedServer;
-}
-
-function clientOptions(era: Era, tasks: boolean): ClientOptions {
-  const capabilities = {
-    elicitation: { form: {} },
-    ...(era === 'modern' && tasks ? { extensions: { [TASKS_EXT]: {} } } : {}),
-    ...(era === 'legacy' ? { tasks: {} } : {}),
-  };
-  return era === 'modern' ? { capabilities, versionNegotiation: { mode: { pin: MODERN } } } : { capabilities };
-}
 
 describe('runs as MCP tasks, approvals inline', { timeout: 5 * 60_000, concurrency: true }, () => {
   let dev: DevServer;
@@ -130,33 +101,8 @@ describe('runs as MCP tasks, approvals inline', { timeout: 5 * 60_000, concurren
     );
   }
 
-  /** Every form the client is shown is recorded and answered by the run's answerer (the message names the run). */
-  function answerForms(conn: Conn): void {
-    conn.client.setRequestHandler('elicitation/create', async (request) => {
-      const params = request.params as { message: string; requestedSchema: unknown; _meta?: unknown };
-      conn.forms.push({ message: params.message, requestedSchema: params.requestedSchema, meta: params._meta });
-      const runId = /run (\S+) asks/.exec(params.message)?.[1] ?? '';
-      const answerer = conn.answerFor.get(runId);
-      return (answerer ? await answerer(params) : { action: 'cancel' }) as never;
-    });
-  }
-
-  async function connect(transport: Transport, era: Era, tasks = true): Promise<Conn> {
-    const name = `tasks-${transport}-${era}${tasks ? '' : '-plain'}`;
-    const base = { transport, era, name, forms: [], answerFor: new Map<string, FormAnswerer>() };
-    if (transport === 'stdio') {
-      const stdio = await spawnServer({ args: ['--no-service', '--no-worker'], env: env(), clientInfo: { name, version: '1.0.0' }, clientOptions: clientOptions(era, tasks) });
-      const conn: Conn = { ...base, client: stdio.client, wire: stdio.transport, incoming: recordIncoming(stdio.transport), stdio };
-      answerForms(conn);
-      return conn;
-    }
-    const client = new Client({ name, version: '1.0.0' }, clientOptions(era, tasks));
-    const t = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } });
-    await client.connect(t, { timeout: 30_000 });
-    const conn: Conn = { ...base, client, wire: t, incoming: recordIncoming(t) };
-    answerForms(conn);
-    return conn;
-  }
+  const connect = (transport: TaskTransport, era: Era): Promise<Conn> =>
+    connectTaskClient(transport, era, transport === 'stdio' ? { env: env() } : { url, token: TOKEN });
 
   before(async () => {
     [dev, model, sink] = await Promise.all([startDevServer(), startModelServer(), startSinkServer()]);
@@ -167,7 +113,7 @@ describe('runs as MCP tasks, approvals inline', { timeout: 5 * 60_000, concurren
   });
 
   after(async () => {
-    for (const c of conns.values()) await (c.stdio ? c.stdio.close() : c.client.close()).catch(() => undefined);
+    for (const c of conns.values()) await c.close().catch(() => undefined);
     await Promise.all(raws.map((r) => r.close().catch(() => undefined)));
     httpServer?.kill('SIGKILL');
     await Promise.all([dev?.stop(), model?.close(), sink?.close()].map((p) => p?.catch(() => undefined)));
@@ -177,37 +123,7 @@ describe('runs as MCP tasks, approvals inline', { timeout: 5 * 60_000, concurren
 
   // ---- helpers over one connection ----
 
-  const request = (conn: Conn, method: string, params: Record<string, unknown>, timeout = 60_000): Promise<any> =>
-    conn.client.request({ method, params } as never, Loose, { timeout }) as Promise<any>;
-
-  let rawIds = 0;
-  /**
-   * start_agent_run as a task: `params.task` (2025) through the client; on 2026-07-28 the SDK's client
-   * refuses `resultType: "task"` (it has no tasks extension yet), so the same request, with the envelope
-   * the client would send, goes out on the client's own connection and the answer is read off it.
-   */
-  async function startTask(conn: Conn, args: Record<string, unknown>): Promise<any> {
-    if (conn.era === 'legacy') return request(conn, 'tools/call', { name: 'start_agent_run', arguments: args, task: {} });
-    const id = `raw-${++rawIds}`;
-    const meta = envelope(conn.name, { 'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} }, extensions: { [TASKS_EXT]: {} } } });
-    await conn.wire.send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'start_agent_run', arguments: args, _meta: meta } } as JSONRPCMessage);
-    let answer: any;
-    await waitFor(`${conn.name}: the answer to ${id}`, () => (answer = conn.incoming.find((m: any) => m.id === id)) !== undefined, 60_000);
-    assert.equal(answer.error, undefined, JSON.stringify(answer));
-    return answer.result;
-  }
-
-  const taskOf = (conn: Conn, created: any): any => (conn.era === 'modern' ? created : created.task);
-
-  async function pollTask(conn: Conn, taskId: string, done: (t: any) => boolean, what: string, ms = 40_000): Promise<any> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const task = await request(conn, 'tasks/get', { taskId });
-      if (done(task)) return task;
-      if (Date.now() > deadline) assert.fail(`${conn.name}: task ${taskId} never became ${what}; last ${JSON.stringify(task)}`);
-      await sleep(250);
-    }
-  }
+  const request = taskRequest;
 
   const tool = async (conn: Conn, name: string, args: Record<string, unknown>): Promise<CallToolResult> =>
     (await conn.client.callTool({ name, arguments: args }, { timeout: 90_000 })) as CallToolResult;
@@ -540,12 +456,11 @@ describe('runs as MCP tasks, approvals inline', { timeout: 5 * 60_000, concurren
     const caps = { elicitation: { form: {} }, extensions: { [TASKS_EXT]: {} } };
     const created = await raw.request(modernRequest(1, 'tools/call', { name: 'start_agent_run', arguments: { task: `No forms [script:${script}]` } }, withTasks('raw-noel', caps)));
     const taskId = created.result!.taskId as string;
-    let task: any;
     await waitFor('the run to wait for approval', async () => {
       const status = await raw.request(modernRequest(`s-${Date.now()}`, 'tools/call', { name: 'get_run_status', arguments: { runId: taskId } }));
       return status.result?.structuredContent?.status === 'waiting_for_approval';
     });
-    task = (await raw.request(modernRequest('g', 'tasks/get', { taskId }, withTasks('raw-noel', caps)))).result;
+    const task = (await raw.request(modernRequest('g', 'tasks/get', { taskId }, withTasks('raw-noel', caps)))).result!;
     assert.equal(task.status, 'working', JSON.stringify(task));
     assert.match(task.statusMessage, /approve_step/);
     assert.equal(task.inputRequests, undefined);

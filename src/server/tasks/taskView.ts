@@ -40,7 +40,7 @@ export function statusMessageOf(run: RunStatus, formsReachClient: boolean): stri
       message = `Step ${run.step} of ${run.maxSteps}${run.lastToolCall ? `; last tool: ${run.lastToolCall.tool}` : ''}${run.waiting ? `; waiting: ${run.waiting.reason}` : ''}.`;
       break;
     case 'waiting_for_approval': {
-      const asks = run.pendingApprovals.map((a) => `${a.tool} (${a.approvalId}): ${a.summary}`).join('; ');
+      const asks = run.pendingApprovals.map((a) => `${a.tool} (${a.approvalId}): ${a.summary}`).join('; ') || (run.error ?? 'details unavailable');
       message = formsReachClient
         ? `Waiting for approval: ${asks}`
         : `Waiting for approval: ${asks}. Answer with the approve_step tool.`;
@@ -82,10 +82,12 @@ export interface TaskCore {
 }
 
 export function taskCoreOf(run: RunStatus, formsReachClient: boolean): TaskCore {
+  // Without a worker to answer, a waiting run's approvals are unknown: there is no form to offer.
+  const forms = formsReachClient && run.pendingApprovals.length > 0;
   return {
     taskId: run.runId,
-    status: taskStatusOf(run.status, formsReachClient),
-    statusMessage: statusMessageOf(run, formsReachClient),
+    status: taskStatusOf(run.status, forms),
+    statusMessage: statusMessageOf(run, forms),
     createdAt: run.startedAt,
     lastUpdatedAt: run.closedAt ?? run.updatedAt,
   };
