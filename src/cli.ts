@@ -110,10 +110,15 @@ async function serveFront(config: Config, parsed: ParsedArgs): Promise<void> {
   const runs = deferredRuns(async () => new (await loadRunService())(config, () => temporal.get(), STARTING_WAIT_MS));
   // The service (found, or started: it takes seconds) and the connection to it, once the client has
   // its first answer: a service starting earlier competes for the CPU with that answer (bench figure 7).
-  const stdio = serveStdio(() => createServer(runs, pkg.version, { inlineApprovals: !config.noElicitation }), () => {
-    runs.warm();
-    temporal.get().catch((err: unknown) => log.error('could not reach the background service', { error: message(err) }));
-  });
+  const serverOptions = { inlineApprovals: !config.noElicitation };
+  const stdio = serveStdio(
+    () => createServer(runs, pkg.version, serverOptions),
+    () => {
+      runs.warm();
+      temporal.get().catch((err: unknown) => log.error('could not reach the background service', { error: message(err) }));
+    },
+    { runs, ...serverOptions },
+  );
   const reason = await Promise.race([
     stdio.closed.then(() => 'client closed'),
     new Promise<string>((resolve) => {
@@ -152,6 +157,7 @@ async function serve(config: Config): Promise<void> {
   const { createServer, serveStdio, deferredRuns } = await loadMcp();
   const temporal = lazyTemporal(async () => (await loadConnect())(config));
   const runs = deferredRuns(async () => new (await loadRunService())(config, () => temporal.get(), config.temporalAddress ? 5_000 : STARTING_WAIT_MS));
+  const serverOptions = { inlineApprovals: !config.noElicitation };
   let worker: RunningWorker | undefined;
   let workerReady: Promise<void> = Promise.resolve();
   let warmed = false;
@@ -174,7 +180,8 @@ async function serve(config: Config): Promise<void> {
   if (config.transport === 'http') {
     // Bind before Temporal and the worker start, so a taken port starts nothing (no dev server).
     const { serveHttp } = await import('./server/http.js');
-    const http = await serveHttp(() => createServer(runs, pkg.version, { inlineApprovals: !config.noElicitation }), runs, {
+    const http = await serveHttp(() => createServer(runs, pkg.version, serverOptions), runs, {
+      ...serverOptions,
       host: config.host,
       port: config.port,
       allowedOrigins: config.allowedOrigins,
@@ -191,7 +198,7 @@ async function serve(config: Config): Promise<void> {
     stopped = new Promise(() => undefined);
     warm();
   } else {
-    const stdio = serveStdio(() => createServer(runs, pkg.version, { inlineApprovals: !config.noElicitation }), warm);
+    const stdio = serveStdio(() => createServer(runs, pkg.version, serverOptions), warm, { runs, ...serverOptions });
     closeTransport = () => stdio.close();
     stopped = stdio.closed;
   }

@@ -18,7 +18,7 @@ import type { CallToolResult } from '@modelcontextprotocol/client';
 import type { Era } from './support/eraClients.js';
 import { cliPath } from './support/mcpStdio.js';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
-import { envelope, modernRequest, RawStdio, type RpcMessage } from './support/rawRpc.js';
+import { envelope, modernHeaders, modernRequest, parseRpcBody, RawStdio, type RpcMessage } from './support/rawRpc.js';
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
 import { freePort, startDevServer, type DevServer } from './support/temporal.js';
 import {
@@ -469,5 +469,78 @@ describe('runs as MCP tasks, approvals inline', { timeout: 5 * 60_000, concurren
     assert.equal(waited.result?.structuredContent.status, 'waiting_for_approval');
     await raw.request(modernRequest('c', 'tasks/cancel', { taskId }, withTasks('raw-noel', caps)));
     assert.equal(posts(postPath), 0);
+  });
+
+  // ---- notifications/tasks over subscriptions/listen (2026-07-28) ----
+
+  it('raw 2026-07-28 over stdio: subscriptions/listen with taskIds acknowledges the caller\'s tasks and sends each change as notifications/tasks', async () => {
+    const raw = rawStdio();
+    const caps = { elicitation: { form: {} }, extensions: { [TASKS_EXT]: {} } };
+    const script = `t-listen-${uniq}`;
+    const postPath = `/tasks/${script}`;
+    model.script(script, [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}${postPath}`, body: 'x' } }] },
+      { content: `heard ${script}` },
+    ]);
+    const created = await raw.request(modernRequest(1, 'tools/call', { name: 'start_agent_run', arguments: { task: `Listen [script:${script}]` } }, withTasks('raw-listen', caps)));
+    const taskId = created.result!.taskId as string;
+
+    const refused = await raw.request(modernRequest('l-0', 'subscriptions/listen', { notifications: { taskIds: [taskId] } }));
+    assert.equal(refused.error?.code, -32021, JSON.stringify(refused));
+
+    raw.send(modernRequest('l-1', 'subscriptions/listen', { notifications: { taskIds: [taskId, `no-such-${uniq}`] } }, withTasks('raw-listen', caps)));
+    const forListen = (m: RpcMessage) => m.params?._meta?.['io.modelcontextprotocol/subscriptionId'] === 'l-1';
+    let ack: RpcMessage | undefined;
+    await waitFor('the acknowledgement', () => (ack = raw.messages.find((m) => m.method === 'notifications/subscriptions/acknowledged' && forListen(m))) !== undefined);
+    assert.deepEqual(ack!.params?.notifications, { taskIds: [taskId] }, 'only the caller\'s own task is acknowledged');
+
+    const taskNotes = () => raw.messages.filter((m) => m.method === 'notifications/tasks' && forListen(m) && m.params?.taskId === taskId);
+    let waiting: RpcMessage | undefined;
+    await waitFor('an input_required notification', () => (waiting = taskNotes().find((m) => m.params?.status === 'input_required')) !== undefined);
+    const key = Object.keys(waiting!.params!.inputRequests)[0]!;
+    assert.equal(waiting!.params!.inputRequests[key].method, 'elicitation/create');
+    await raw.request(
+      modernRequest('u', 'tasks/update', { taskId, inputResponses: { [key]: { action: 'accept', content: { decision: 'approve' } } } }, withTasks('raw-listen', caps)),
+    );
+    let done: RpcMessage | undefined;
+    await waitFor('a completed notification', () => (done = taskNotes().find((m) => m.params?.status === 'completed')) !== undefined);
+    assert.equal(done!.params!.result.structuredContent.result, `heard ${script}`);
+    assert.ok(!Number.isNaN(Date.parse(done!.params!.lastUpdatedAt)));
+    assert.equal(posts(postPath), 1);
+    const statuses = taskNotes().map((m) => m.params?.status);
+    assert.deepEqual([...new Set(statuses)].filter((st) => st !== 'working'), ['input_required', 'completed'], JSON.stringify(statuses));
+    // Cancelling the listen ends it: no acknowledgement of another kind, and the process keeps serving.
+    raw.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'l-1', _meta: envelope('raw-listen') } });
+    const ping = await raw.request(modernRequest('after', 'tools/call', { name: 'list_runs', arguments: { limit: 1 } }));
+    assert.ok(ping.result, JSON.stringify(ping));
+  });
+
+  it('2026-07-28 over HTTP: subscriptions/listen with taskIds streams notifications/tasks as SSE, with the bearer principal', async () => {
+    const caps = { elicitation: { form: {} }, extensions: { [TASKS_EXT]: {} } };
+    const script = `t-listen-http-${uniq}`;
+    model.script(script, [{ delayMs: 1_000, then: { content: `heard over http ${script}` } }]);
+    const start = modernRequest(1, 'tools/call', { name: 'start_agent_run', arguments: { task: `Listen [script:${script}]` } }, withTasks('http-listen', caps));
+    const created = await fetch(url, { method: 'POST', headers: { ...modernHeaders(start), authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(start) });
+    const taskId = ((await created.json()) as RpcMessage).result!.taskId as string;
+    const listen = modernRequest('hl', 'subscriptions/listen', { notifications: { taskIds: [taskId] } }, withTasks('http-listen', caps));
+    const abort = new AbortController();
+    const res = await fetch(url, { method: 'POST', headers: { ...modernHeaders(listen), authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(listen), signal: abort.signal });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = '';
+    const seen: RpcMessage[] = [];
+    const deadline = Date.now() + 30_000;
+    while (!seen.some((m) => m.method === 'notifications/tasks' && m.params?.status === 'completed') && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString('utf8');
+      seen.splice(0, seen.length, ...parseRpcBody('text/event-stream', text.slice(0, text.lastIndexOf('\n\n') + 2)));
+    }
+    abort.abort();
+    assert.deepEqual(seen[0]?.params?.notifications, { taskIds: [taskId] }, JSON.stringify(seen[0]));
+    const completed = seen.find((m) => m.method === 'notifications/tasks' && m.params?.status === 'completed');
+    assert.equal(completed?.params?.result?.structuredContent?.result, `heard over http ${script}`, JSON.stringify(seen));
+    assert.equal(completed?.params?._meta?.['io.modelcontextprotocol/subscriptionId'], 'hl');
   });
 });

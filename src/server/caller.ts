@@ -15,7 +15,12 @@ export function callerOf(server: McpServer, ctx: ServerContext): Caller {
 
 /** clientInfo.name from a 2026-07-28 request's `_meta` envelope (the SDK types the envelope loosely). */
 function envelopeClientName(ctx: ServerContext): string | undefined {
-  const info = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_INFO_META_KEY];
+  return clientNameIn(ctx.mcpReq.envelope);
+}
+
+/** clientInfo.name in a 2026-07-28 `_meta` envelope, for requests served outside a tool handler. */
+export function clientNameIn(envelope: unknown): string | undefined {
+  const info = typeof envelope === 'object' && envelope !== null ? (envelope as Record<string, unknown>)[CLIENT_INFO_META_KEY] : undefined;
   const name = typeof info === 'object' && info !== null ? (info as { name?: unknown }).name : undefined;
-  return typeof name === 'string' ? name : undefined;
+  return typeof name === 'string' ? name.slice(0, 100) : undefined;
 }

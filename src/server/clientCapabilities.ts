@@ -9,21 +9,34 @@ export function isModernRequest(ctx: ServerContext): boolean {
   return ctx.mcpReq.envelope !== undefined;
 }
 
+/** The capabilities in a 2026-07-28 request's `_meta` envelope. */
+export function envelopeCapabilities(envelope: unknown): ClientCapabilities | undefined {
+  const caps = typeof envelope === 'object' && envelope !== null ? (envelope as Record<string, unknown>)[CLIENT_CAPABILITIES_META_KEY] : undefined;
+  return typeof caps === 'object' && caps !== null ? (caps) : undefined;
+}
+
 export function clientCapabilitiesOf(server: McpServer, ctx: ServerContext): ClientCapabilities | undefined {
-  if (isModernRequest(ctx)) return (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined;
-  return server.server.getClientCapabilities();
+  return isModernRequest(ctx) ? envelopeCapabilities(ctx.mcpReq.envelope) : server.server.getClientCapabilities();
+}
+
+/** The capabilities name the tasks extension. */
+export function declaresTasks(caps: ClientCapabilities | undefined): boolean {
+  const extensions = (caps as { extensions?: unknown } | undefined)?.extensions;
+  return typeof extensions === 'object' && extensions !== null && TASKS_EXTENSION in extensions;
+}
+
+/** Form elicitation: `elicitation: {}` (form implied) or `elicitation: { form: {} }`. */
+export function declaresForms(caps: ClientCapabilities | undefined): boolean {
+  const elicitation = caps?.elicitation as { form?: unknown; url?: unknown } | undefined;
+  if (!elicitation || typeof elicitation !== 'object') return false;
+  return elicitation.form !== undefined || elicitation.url === undefined;
 }
 
 /** The request opted in to the tasks extension (2026-07-28 only; 2025-11-25 asks per call with `task`). */
 export function declaresTasksExtension(server: McpServer, ctx: ServerContext): boolean {
-  if (!isModernRequest(ctx)) return false;
-  const extensions = (clientCapabilitiesOf(server, ctx) as { extensions?: Record<string, unknown> } | undefined)?.extensions;
-  return typeof extensions === 'object' && extensions !== null && TASKS_EXTENSION in extensions;
+  return isModernRequest(ctx) && declaresTasks(clientCapabilitiesOf(server, ctx));
 }
 
-/** The client renders elicitation forms: `elicitation: {}` (form implied) or `elicitation: { form: {} }`. */
 export function acceptsForms(server: McpServer, ctx: ServerContext): boolean {
-  const elicitation = clientCapabilitiesOf(server, ctx)?.elicitation as { form?: unknown; url?: unknown } | undefined;
-  if (!elicitation || typeof elicitation !== 'object') return false;
-  return elicitation.form !== undefined || elicitation.url === undefined;
+  return declaresForms(clientCapabilitiesOf(server, ctx));
 }

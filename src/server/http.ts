@@ -10,8 +10,10 @@ import { toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, isLegacyRequest, type AuthInfo, type McpServer } from '@modelcontextprotocol/server';
 import { ConfigError, isLoopback } from '../config.js';
 import { log } from '../log.js';
+import { clientNameIn } from './caller.js';
 import { HttpSessions, type Session } from './httpSessions.js';
 import type { Runs } from './runs.js';
+import { isTaskListen, listenToTasks, type ListenRequest } from './tasks/listen.js';
 import { TokenStore } from './tokens.js';
 
 export interface HttpOptions {
@@ -26,6 +28,8 @@ export interface HttpOptions {
   maxSessions?: number;
   /** Seconds without a request after which a session is closed. */
   sessionIdleTimeoutSeconds?: number;
+  /** Whether task notifications carry approval forms (off: --no-elicitation). */
+  inlineApprovals?: boolean;
 }
 
 /** How long shutdown waits for requests in flight before it closes what is left. */
@@ -34,6 +38,8 @@ const DRAIN_MS = 10_000;
 const BODY_LIMIT_MB = 4;
 const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i;
 const LOOPBACK_HOSTNAME = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
+/** An idle SSE stream gets a comment this often, so proxies keep it open. */
+const KEEP_ALIVE_MS = 15_000;
 
 type AuthedRequest = Request & { auth?: AuthInfo };
 
@@ -105,6 +111,11 @@ export async function serveHttp(
   app.all('/mcp', async (req: AuthedRequest, res) => {
     const principal = req.auth?.clientId ?? '';
     const sessionId = req.headers['mcp-session-id'];
+    // Task notifications: a listen naming taskIds is ours (the SDK's router knows no tasks).
+    if (req.method === 'POST' && isTaskListen(req.body)) {
+      await serveTaskListen(req.body, res, principal);
+      return;
+    }
     // A request that carries the per-request `_meta` envelope speaks 2026-07-28; the SDK serves it,
     // statelessly: that era has no sessions, so an Mcp-Session-Id header on it is ignored.
     if (req.method === 'POST' && !(await isLegacyRequest(await toWebRequest(req, req.body)))) {
@@ -139,6 +150,25 @@ export async function serveHttp(
       if (session.transport.sessionId === undefined) sessions.close(session, 'initialize failed');
     }
   });
+
+  /** One subscriptions/listen for taskIds: its errors as JSON, else an SSE stream until either side ends it. */
+  async function serveTaskListen(request: ListenRequest, res: Response, principal: string): Promise<void> {
+    const caller = { principal, client: clientNameIn(request.params._meta) ?? 'unknown client' };
+    const send = (message: object) => {
+      if (res.writableEnded) return;
+      if (!res.headersSent) {
+        if ('error' in message) return void res.status(200).json(message);
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      }
+      res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    };
+    const subscription = listenToTasks(request, { runs, caller, inlineApprovals: options.inlineApprovals ?? true, send });
+    const keepAlive = setInterval(() => res.headersSent && !res.writableEnded && res.write(': keepalive\n\n'), KEEP_ALIVE_MS);
+    res.once('close', () => subscription.close());
+    await subscription.done;
+    clearInterval(keepAlive);
+    if (!res.writableEnded) res.end();
+  }
 
   app.use((_req: Request, res: Response) => {
     res.status(404).json(rpcError(-32600, 'Not found: the MCP endpoint is /mcp (and GET /healthz)'));

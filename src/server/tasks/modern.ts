@@ -1,13 +1,12 @@
 // The 2026-07-28 tasks extension (io.modelcontextprotocol/tasks, SEP-2663): tasks/get, tasks/update
 // and tasks/cancel, for requests that declared the extension.
 import { ProtocolError, ProtocolErrorCode, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
-import { approvalRequests } from '../approvals/forms.js';
 import { applyAnswers } from '../approvals/answers.js';
 import { callerOf } from '../caller.js';
 import { acceptsForms, declaresTasksExtension, TASKS_EXTENSION } from '../clientCapabilities.js';
 import type { Runs } from '../runs.js';
 import { forTask, runOfTask } from './lookup.js';
-import { finalToolResult, modernTaskOf, taskErrorOf } from './taskView.js';
+import { modernDetailedTaskOf } from './taskView.js';
 
 /** Answers to more approvals than this in one tasks/update are refused (a run rarely has two). */
 const MAX_ANSWERS = 50;
@@ -33,17 +32,7 @@ export async function getModernTask(server: McpServer, runs: Runs, ctx: ServerCo
   requireTasksExtension(server, ctx);
   const forms = formsReachClient(server, ctx, options);
   const run = await runOfTask(runs, taskId, callerOf(server, ctx));
-  const task = modernTaskOf(run, forms, await runs.retentionMs(), Date.now());
-  switch (task.status) {
-    case 'input_required':
-      return { ...task, inputRequests: approvalRequests(run) };
-    case 'completed':
-      return { ...task, result: finalToolResult(run) };
-    case 'failed':
-      return { ...task, error: taskErrorOf(run) };
-    default:
-      return task;
-  }
+  return modernDetailedTaskOf(run, forms, await runs.retentionMs(), Date.now());
 }
 
 /** tasks/update: decisions for pending approvals; answers for anything else change nothing. */

@@ -2,6 +2,7 @@
 // so any server instance answers the same for the same run, before and after a restart.
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { isClosedStatus, type RunStatus, type RunStatusName } from '../../shared/contract.js';
+import { approvalRequests } from '../approvals/forms.js';
 import { ok } from '../toolResult.js';
 
 export type TaskStatusName = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
@@ -116,4 +117,22 @@ export function finalToolResult(run: RunStatus): CallToolResult {
 /** The JSON-RPC error a failed task carries (2026-07-28 `error`): the run's error, with its status as data. */
 export function taskErrorOf(run: RunStatus): { code: number; message: string; data: { runStatus: RunStatus } } {
   return { code: -32603, message: statusMessageOf(run, false), data: { runStatus: run } };
+}
+
+/**
+ * The 2026-07-28 task with what its status carries, as tasks/get and notifications/tasks give it:
+ * the forms while input_required, the final result once completed, the error once failed.
+ */
+export function modernDetailedTaskOf(run: RunStatus, formsReachClient: boolean, retentionMs: number, nowMs: number) {
+  const task = modernTaskOf(run, formsReachClient, retentionMs, nowMs);
+  switch (task.status) {
+    case 'input_required':
+      return { ...task, inputRequests: approvalRequests(run) };
+    case 'completed':
+      return { ...task, result: finalToolResult(run) };
+    case 'failed':
+      return { ...task, error: taskErrorOf(run) };
+    default:
+      return task;
+  }
 }
