@@ -433,6 +433,8 @@ describe('runs as MCP tasks, approvals inline', { timeout: 5 * 60_000, concurren
     assert.match(r._meta['io.modelcontextprotocol/model-immediate-response'], /as a task/);
     const plain = await raw.request({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'start_agent_run', arguments: { task: `Plain [script:${script}]` } } });
     assert.equal(plain.result?.task, undefined);
+    const notATask = await raw.request({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'list_runs', arguments: {}, task: {} } });
+    assert.equal(notATask.error?.code, -32601, `a tool without taskSupport refuses params.task: ${JSON.stringify(notATask)}`);
     const update = await raw.request({ jsonrpc: '2.0', id: 5, method: 'tasks/update', params: { taskId: r.task.taskId, inputResponses: {} } });
     assert.equal(update.error?.code, -32601, JSON.stringify(update));
     const result = await raw.request({ jsonrpc: '2.0', id: 6, method: 'tasks/result', params: { taskId: r.task.taskId } }, 60_000);
@@ -543,4 +545,43 @@ describe('runs as MCP tasks, approvals inline', { timeout: 5 * 60_000, concurren
     assert.equal(completed?.params?.result?.structuredContent?.result, `heard over http ${script}`, JSON.stringify(seen));
     assert.equal(completed?.params?._meta?.['io.modelcontextprotocol/subscriptionId'], 'hl');
   });
+
+  it('2025-11-25 over http: tasks/result asks the pending approval while it blocks, then returns the final result', async () => {
+    const c = conns.get('http-legacy')!;
+    const script = `t-result-${uniq}`;
+    const postPath = `/tasks/${script}`;
+    model.script(script, [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}${postPath}`, body: 'x' } }] },
+      { content: `blocked then done ${script}` },
+    ]);
+    const created = await startTask(c, { task: `Block [script:${script}]` });
+    const runId: string = created.task.taskId;
+    c.answerFor.set(runId, () => ({ action: 'accept', content: { decision: 'approve' } }));
+    const result = await request(c, 'tasks/result', { taskId: runId }, 90_000);
+    assert.equal(result.structuredContent.result, `blocked then done ${script}`, JSON.stringify(result));
+    assert.ok(c.forms.some((f) => f.message.includes(runId) && f.meta?.[RELATED_TASK]?.taskId === runId), 'the form came while tasks/result blocked');
+    assert.equal(posts(postPath), 1);
+  });
+
+  for (const era of ['modern', 'legacy'] as const) {
+    it(`${era === 'modern' ? '2026-07-28' : '2025-11-25'} over http: a run that fails is a failed task whose error text reaches the user`, async () => {
+      const c = conns.get(`http-${era}`)!;
+      const script = `t-fail-${era}-${uniq}`;
+      model.script(script, [{ status: 401, body: { error: { message: 'bad key for the test', type: 'invalid_request_error' } } }]);
+      const created = await startTask(c, { task: `Fail [script:${script}]` });
+      const runId: string = created.structuredContent.runId;
+      const failed = await pollTask(c, runId, (t) => t.status === 'failed', 'failed');
+      assert.match(failed.statusMessage, /^Run failed: .*401/s, JSON.stringify(failed));
+      if (era === 'modern') {
+        assert.equal(failed.error.code, -32603);
+        assert.match(failed.error.message, /401/);
+        assert.equal(failed.error.data.runStatus.status, 'failed');
+      } else {
+        const result = await request(c, 'tasks/result', { taskId: runId });
+        assert.equal(result.isError, true);
+        assert.match(result.content[0].text, /^Run failed: /);
+        assert.equal(result.structuredContent.status, 'failed');
+      }
+    });
+  }
 });

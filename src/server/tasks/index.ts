@@ -12,6 +12,9 @@ import { noteTaskParams } from './taskParams.js';
 export { startedAsTask, wantsTask } from './startAsTask.js';
 export type { TaskMethodOptions } from './modern.js';
 
+/** The tools that run as tasks (each also sets `execution.taskSupport` where it is registered). */
+const TASK_TOOLS = new Set(['start_agent_run']);
+
 const taskId = z.string().min(1).max(200);
 const TaskIdParams = z.looseObject({ taskId });
 // The SDK lifts `inputResponses` off a 2026-07-28 request into ctx.mcpReq.inputResponses.
@@ -26,7 +29,7 @@ function notInThisEra(method: string, era: string): ProtocolError {
 
 /** Registers the task methods on one server; call after the tools (it wraps tools/call). */
 export function registerTasks(server: McpServer, runs: Runs, options: TaskMethodOptions): void {
-  noteTaskParams(server);
+  noteTaskParams(server, TASK_TOOLS);
   server.server.setRequestHandler('tasks/get', { params: TaskIdParams, result: AnyResult }, (params, ctx) =>
     isModernRequest(ctx) ? getModernTask(server, runs, ctx, params.taskId, options) : getLegacyTask(server, runs, ctx, params.taskId, options),
   );
