@@ -12,19 +12,20 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult, Client, JSONRPCMessage, Progress, Tool } from '@modelcontextprotocol/client';
 import { connectHttpClient, eraClientOptions, recordIncoming, type Era } from './support/eraClients.js';
-import { cliPath, resultText, spawnServer, validateStructured, type SpawnedServer } from './support/mcpStdio.js';
+import { resultText, spawnServer, validateStructured, type SpawnedServer } from './support/mcpStdio.js';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
 import { envelope, MODERN, modernHeaders, modernRequest, parseRpcBody, rawHttp, RawStdio, type RpcMessage } from './support/rawRpc.js';
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
-import { freePort, startDevServer, type DevServer } from './support/temporal.js';
-import { sleep, waitFor } from './support/wait.js';
+import { serverEnv, startHttpCli } from './support/serverEnv.js';
+import { startDevServer, type DevServer } from './support/temporal.js';
+import { sleep } from './support/wait.js';
 
 /** The order createServer registers the tools in, which tools/list must keep. */
 const TOOL_ORDER = ['start_agent_run', 'get_run_status', 'approve_step', 'cancel_run', 'list_runs', 'get_run_result', 'send_message', 'get_run_history'];
@@ -71,24 +72,7 @@ describe('protocol eras through the built CLI', { timeout: 4 * 60_000, concurren
   function env(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'da-eras-'));
     homes.push(home);
-    return {
-      TEMPORAL_ADDRESS: dev.address,
-      TEMPORAL_NAMESPACE: 'default',
-      TEMPORAL_API_KEY: undefined,
-      TEMPORAL_PROFILE: undefined,
-      TEMPORAL_TLS: undefined,
-      OPENAI_BASE_URL: model.baseUrl,
-      OPENAI_API_KEY: 'test-key',
-      DURABLE_AGENT_MODEL: 'test-model',
-      DURABLE_AGENT_HOME: home,
-      DURABLE_AGENT_TASK_QUEUE: `eras-${uniq}`,
-      // Pinned, not inherited from the developer's shell; loopback opened because the sink is there.
-      DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1',
-      DURABLE_AGENT_HTTP_DENY: undefined,
-      DURABLE_AGENT_TOKEN: undefined,
-      DURABLE_AGENT_TOKENS_FILE: undefined,
-      ...extra,
-    };
+    return serverEnv({ temporalAddress: dev.address, modelUrl: model.baseUrl, home, taskQueue: `eras-${uniq}` }, extra);
   }
 
   /** A raw stdio process of the CLI (no worker: the HTTP server's runs the runs). */
@@ -99,21 +83,7 @@ describe('protocol eras through the built CLI', { timeout: 4 * 60_000, concurren
   }
 
   async function startHttpServer(): Promise<void> {
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}/mcp`;
-    const all = env({ DURABLE_AGENT_TOKEN: TOKEN });
-    const childEnv: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...process.env, ...all })) if (v !== undefined) childEnv[k] = v;
-    httpServer = spawn(process.execPath, [cliPath, 'serve', '--transport', 'http', '--port', String(port)], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
-    httpServer.stderr?.on('data', (c: Buffer) => (httpStderr += c.toString()));
-    await waitFor(
-      '/healthz to see Temporal and a polling worker',
-      async () => {
-        const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-        return res?.status === 200 && ((await res.json()) as { worker: string }).worker === 'polling';
-      },
-      60_000,
-    );
+    ({ child: httpServer, url } = await startHttpCli(env({ DURABLE_AGENT_TOKEN: TOKEN }), (text) => (httpStderr += text)));
   }
 
   async function connectStdio(era: Era): Promise<Connection> {

@@ -6,14 +6,14 @@
  * and each approved write reaches the outside world exactly once.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cliPath } from './support/mcpStdio.js';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
+import { serverEnv, spawnCli } from './support/serverEnv.js';
 import { connectTaskClient, pollTask, startTask, taskRequest, type TaskConn, type TaskTransport } from './support/taskClients.js';
 import { freePort, startDevServer, type DevServer } from './support/temporal.js';
 import { waitFor } from './support/wait.js';
@@ -36,31 +36,10 @@ describe('tasks survive SIGKILL of the worker and of the servers', { timeout: 4 
   const conns: TaskConn[] = [];
   let stderr = '';
 
-  function env(): Record<string, string | undefined> {
-    return {
-      TEMPORAL_ADDRESS: dev.address,
-      TEMPORAL_NAMESPACE: 'default',
-      TEMPORAL_API_KEY: undefined,
-      TEMPORAL_PROFILE: undefined,
-      TEMPORAL_TLS: undefined,
-      OPENAI_BASE_URL: model.baseUrl,
-      OPENAI_API_KEY: 'test-key',
-      DURABLE_AGENT_MODEL: 'test-model',
-      DURABLE_AGENT_HOME: home,
-      DURABLE_AGENT_TASK_QUEUE: `tasks-crash-${uniq}`,
-      DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1',
-      DURABLE_AGENT_HTTP_DENY: undefined,
-      DURABLE_AGENT_TOKENS_FILE: undefined,
-      DURABLE_AGENT_NO_ELICITATION: undefined,
-      DURABLE_AGENT_TOKEN: TOKEN,
-    };
-  }
+  const env = () => serverEnv({ temporalAddress: dev.address, modelUrl: model.baseUrl, home, taskQueue: `tasks-crash-${uniq}` }, { DURABLE_AGENT_TOKEN: TOKEN });
 
   function launch(args: string[]): ChildProcess {
-    const childEnv: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...process.env, ...env() })) if (v !== undefined) childEnv[k] = v;
-    const child = spawn(process.execPath, [cliPath, ...args], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    const child = spawnCli(args, env(), (text) => (stderr += text));
     children.push(child);
     return child;
   }

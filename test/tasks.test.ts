@@ -9,18 +9,18 @@
  * The HTTP server runs the worker; the stdio servers share its task queue with `--no-worker`.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import type { Era } from './support/eraClients.js';
-import { cliPath } from './support/mcpStdio.js';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
 import { envelope, modernHeaders, modernRequest, parseRpcBody, RawStdio, type RpcMessage } from './support/rawRpc.js';
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
-import { freePort, startDevServer, type DevServer } from './support/temporal.js';
+import { serverEnv, startHttpCli } from './support/serverEnv.js';
+import { startDevServer, type DevServer } from './support/temporal.js';
 import {
   connectTaskClient,
   pollTask,
@@ -58,24 +58,7 @@ describe('runs as MCP tasks, approvals inline', { timeout: 5 * 60_000, concurren
   function env(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'da-tasks-'));
     homes.push(home);
-    return {
-      TEMPORAL_ADDRESS: dev.address,
-      TEMPORAL_NAMESPACE: 'default',
-      TEMPORAL_API_KEY: undefined,
-      TEMPORAL_PROFILE: undefined,
-      TEMPORAL_TLS: undefined,
-      OPENAI_BASE_URL: model.baseUrl,
-      OPENAI_API_KEY: 'test-key',
-      DURABLE_AGENT_MODEL: 'test-model',
-      DURABLE_AGENT_HOME: home,
-      DURABLE_AGENT_TASK_QUEUE: `tasks-${uniq}`,
-      DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1',
-      DURABLE_AGENT_HTTP_DENY: undefined,
-      DURABLE_AGENT_TOKEN: undefined,
-      DURABLE_AGENT_TOKENS_FILE: undefined,
-      DURABLE_AGENT_NO_ELICITATION: undefined,
-      ...extra,
-    };
+    return serverEnv({ temporalAddress: dev.address, modelUrl: model.baseUrl, home, taskQueue: `tasks-${uniq}` }, extra);
   }
 
   function rawStdio(extra: Record<string, string | undefined> = {}): RawStdio {
@@ -85,20 +68,7 @@ describe('runs as MCP tasks, approvals inline', { timeout: 5 * 60_000, concurren
   }
 
   async function startHttpServer(): Promise<void> {
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}/mcp`;
-    const childEnv: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...process.env, ...env({ DURABLE_AGENT_TOKEN: TOKEN }) })) if (v !== undefined) childEnv[k] = v;
-    httpServer = spawn(process.execPath, [cliPath, 'serve', '--transport', 'http', '--port', String(port)], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
-    httpServer.stderr?.on('data', (c: Buffer) => (httpStderr += c.toString()));
-    await waitFor(
-      '/healthz to see Temporal and a polling worker',
-      async () => {
-        const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-        return res?.status === 200 && ((await res.json()) as { worker: string }).worker === 'polling';
-      },
-      60_000,
-    );
+    ({ child: httpServer, url } = await startHttpCli(env({ DURABLE_AGENT_TOKEN: TOKEN }), (text) => (httpStderr += text)));
   }
 
   const connect = (transport: TaskTransport, era: Era): Promise<Conn> =>
