@@ -27,8 +27,8 @@ import { serverEnv, startHttpCli } from './support/serverEnv.js';
 import { startDevServer, type DevServer } from './support/temporal.js';
 import { sleep } from './support/wait.js';
 
-/** The order createServer registers the tools in, which tools/list must keep. */
-const TOOL_ORDER = ['start_agent_run', 'get_run_status', 'approve_step', 'cancel_run', 'list_runs', 'get_run_result', 'send_message', 'get_run_history'];
+/** The order createServer registers the tools in, which tools/list must keep (get_run_view: the run app's, visibility ["app"]). */
+const TOOL_ORDER = ['start_agent_run', 'get_run_status', 'approve_step', 'cancel_run', 'list_runs', 'get_run_result', 'send_message', 'get_run_history', 'get_run_view'];
 const LEGACY_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'];
 const TOKEN = 'eras-token-0123456789abcdef';
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };

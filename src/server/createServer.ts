@@ -1,5 +1,6 @@
 // Builds the MCP server: capabilities in one place, one file per tool.
 import { McpServer } from '@modelcontextprotocol/server';
+import { registerApp } from './app/index.js';
 import { TASKS_EXTENSION } from './clientCapabilities.js';
 import type { Runs } from './runs.js';
 import { registerTasks } from './tasks/index.js';
@@ -44,6 +45,7 @@ export function createServer(runs: Runs, version: string, options: ServerOptions
   registerGetRunResult(server, runs, options);
   registerSendMessage(server, runs);
   registerGetRunHistory(server, runs);
+  registerApp(server, runs);
   registerTasks(server, runs, options);
   return server;
 }

@@ -5,7 +5,7 @@ import type { Runs } from '../runs.js';
 import { runIdField } from '../schemas.js';
 import { guard, ok } from '../toolResult.js';
 
-const HistoryEntrySchema = z.object({
+export const HistoryEntrySchema = z.object({
   at: z.string(),
   kind: z.enum(['started', 'llm_turn', 'tool_call', 'retry', 'error', 'approval', 'message', 'cancel_requested', 'continued_as_new', 'closed']),
   summary: z.string(),

@@ -1,6 +1,7 @@
 import type { CallToolResult, InputRequiredResult, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { resultWithInlineApprovals } from '../approvals/inlineWait.js';
+import { runAppToolMeta } from '../app/meta.js';
 import { callerOf } from '../caller.js';
 import { acceptsForms } from '../clientCapabilities.js';
 import type { ServerOptions } from '../createServer.js';
@@ -23,6 +24,8 @@ export function registerGetRunResult(server: McpServer, runs: Runs, options: Ser
       }),
       outputSchema: RunStatusSchema,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      // The run app shows this result where the host supports MCP Apps; the result itself is unchanged.
+      _meta: runAppToolMeta(),
     },
     ({ runId, waitSeconds }, ctx) =>
       guard('get_run_result', async (): Promise<CallToolResult | InputRequiredResult> => {

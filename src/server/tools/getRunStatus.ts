@@ -1,5 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { runAppToolMeta } from '../app/meta.js';
 import { callerOf } from '../caller.js';
 import type { Runs } from '../runs.js';
 import { runIdField, RunStatusSchema } from '../schemas.js';
@@ -17,6 +18,8 @@ export function registerGetRunStatus(server: McpServer, runs: Runs): void {
       inputSchema: z.strictObject({ runId: runIdField }),
       outputSchema: RunStatusSchema,
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      // The run app shows this result where the host supports MCP Apps; the result itself is unchanged.
+      _meta: runAppToolMeta(),
     },
     ({ runId }, ctx) => guard('get_run_status', async () => ok(await runs.status(runId, callerOf(server, ctx)))),
   );

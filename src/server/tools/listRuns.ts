@@ -1,5 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { runAppToolMeta } from '../app/meta.js';
 import { callerOf } from '../caller.js';
 import type { Runs } from '../runs.js';
 import { RunStatusNameSchema } from '../schemas.js';
@@ -32,6 +33,8 @@ export function registerListRuns(server: McpServer, runs: Runs): void {
         nextCursor: z.string().optional(),
       }),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      // The run app shows this result where the host supports MCP Apps; the result itself is unchanged.
+      _meta: runAppToolMeta(),
     },
     (args, ctx) => guard('list_runs', async () => ok(await runs.list(args, callerOf(server, ctx)))),
   );

@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { AGENT_TOOL_NAMES } from '../../shared/agentTools.js';
 import { WORKSPACE_TOOL_NAMES } from '../../shared/toolbox.js';
+import { runAppToolMeta } from '../app/meta.js';
 import { callerOf } from '../caller.js';
 import type { ServerOptions } from '../createServer.js';
 import type { Runs } from '../runs.js';
@@ -61,6 +62,8 @@ export function registerStartAgentRun(server: McpServer, runs: Runs, options: Se
       }),
       outputSchema: z.object({ runId: z.string(), status: RunStatusNameSchema, created: z.boolean() }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+      // The run app shows this result where the host supports MCP Apps; the result itself is unchanged.
+      _meta: runAppToolMeta(),
     },
     (args, ctx) =>
       guard('start_agent_run', async () => {
