@@ -107,6 +107,8 @@ describe('the run app in Chromium, through an MCP Apps host', { timeout: 4 * 60_
     await app().locator('.run-head [data-status=running]').waitFor();
     assert.match((await app().locator('[data-field=step]').textContent()) ?? '', /^Step \d+ of 8$/);
     assert.match((await app().locator('.entry[data-kind=tool_call]').first().textContent()) ?? '', /http_request/);
+    // Its inline style and script both run under its own hash CSP plus the host's (sandbox.ts).
+    assert.equal(await app().locator('.run-head .badge').evaluate((el) => (globalThis as any).getComputedStyle(el).borderTopLeftRadius), '999px');
     await shot('app-running.png');
 
     // The write waits for a person: tool, arguments and summary, with the credential redacted.
@@ -188,7 +190,7 @@ describe('the run app in Chromium, through an MCP Apps host', { timeout: 4 * 60_
     await host('setTheme', 'light');
   });
 
-  it('runs under its CSP without violations or errors', () => {
-    assert.deepEqual(consoleErrors, [], 'no console errors (CSP violations included)');
+  it('the host page logged no errors', () => {
+    assert.deepEqual(consoleErrors, []);
   });
 });
