@@ -60,16 +60,25 @@ describe('the run app in Chromium, through an MCP Apps host', { timeout: 4 * 60_
     ));
     hostServer = await startHostServer(mcpUrl);
     browser = await chromium.launch({ executablePath: (chrome as { path: string }).path, args: ['--no-sandbox'] });
-    page = await browser.newPage({ viewport: { width: 760, height: 1400 }, deviceScaleFactor: 1 });
-    page.on('console', (m) => {
+    page = await openHost('legacy');
+  });
+
+  /** A fresh host page whose client speaks `era`, connected and listing tools. */
+  async function openHost(era: 'modern' | 'legacy'): Promise<Page> {
+    const p = await browser.newPage({ viewport: { width: 760, height: 1400 }, deviceScaleFactor: 1 });
+    p.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
-    page.on('pageerror', (e) => consoleErrors.push(String(e)));
-    await page.goto(hostServer.pageUrl(TOKEN));
-    await page.waitForFunction(() => (globalThis as any).host !== undefined || (globalThis as any).hostError !== undefined, undefined, { timeout: 30_000 });
-    const failed = await page.evaluate(() => (globalThis as any).hostError as string | undefined);
+    p.on('pageerror', (e) => consoleErrors.push(String(e)));
+    await p.goto(hostServer.pageUrl(TOKEN, era));
+    await p.waitForFunction(() => (globalThis as any).host !== undefined || (globalThis as any).hostError !== undefined, undefined, { timeout: 30_000 });
+    const failed = await p.evaluate(() => (globalThis as any).hostError as string | undefined);
     assert.equal(failed, undefined, `the host page could not connect: ${failed}`);
-  });
+    const version = await p.evaluate(() => (globalThis as any).host.protocolVersion() as string);
+    if (era === 'modern') assert.equal(version, '2026-07-28');
+    else assert.match(version, /^2025-/);
+    return p;
+  }
 
   after(async () => {
     await browser?.close().catch(() => undefined);
@@ -80,7 +89,7 @@ describe('the run app in Chromium, through an MCP Apps host', { timeout: 4 * 60_
     if (process.exitCode) process.stderr.write(`server stderr (tail):\n${cliStderr.slice(-3000)}\n`);
   });
 
-  it('shows a run live, approves its write once through the host, and shows the result', async () => {
+  it('2025-11-25 host: shows a run live, approves its write once through the host, and shows the result', async () => {
     const script = `app-approve-${uniq}`;
     model.script(script, [
       { delayMs: 1_500, then: { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/status` } }] } },
@@ -146,9 +155,12 @@ describe('the run app in Chromium, through an MCP Apps host', { timeout: 4 * 60_
     assert.equal(views(), before, 'no get_run_view after the run closed');
   });
 
-  it('lists runs, opens one, sends it a message, follows the host theme, and cancels it', async () => {
+  it('2026-07-28 host: lists runs, opens one, sends it a message, follows the host theme, and cancels it', async () => {
     const script = `app-cancel-${uniq}`;
     model.script(script, [{ toolCalls: [{ name: 'wait', arguments: { seconds: 3600, reason: 'the nightly job to finish' } }] }]);
+    // This host's client speaks 2026-07-28 (the first one's, 2025-11-25).
+    await page.close();
+    page = await openHost('modern');
     const started = await host<any>('call', 'start_agent_run', { task: `Watch the nightly job [script:${script}]`, approval: 'none' });
     const runId: string = started.structuredContent.runId;
     await waitFor('the run in list_runs', async () => {

@@ -20,6 +20,7 @@ interface Host {
   call(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
   setTheme(theme: 'light' | 'dark'): void;
   tools(): Tool[];
+  protocolVersion(): string | undefined;
 }
 
 declare global {
@@ -51,8 +52,10 @@ function applyHostTheme(): void {
 
 async function main(): Promise<void> {
   applyHostTheme();
+  // #era=modern pins 2026-07-28; otherwise the default 2025-11-25 handshake.
   const client = new Client(HOST_INFO, {
     capabilities: { extensions: { 'io.modelcontextprotocol/ui': { mimeTypes: [RESOURCE_MIME_TYPE] } } },
+    ...(params.get('era') === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {}),
   });
   await client.connect(
     new StreamableHTTPClientTransport(new URL('/mcp', location.origin), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }),
@@ -113,6 +116,7 @@ async function main(): Promise<void> {
       current?.bridge.setHostContext(context);
     },
     tools: () => tools,
+    protocolVersion: () => client.getNegotiatedProtocolVersion(),
   };
 }
 

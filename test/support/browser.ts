@@ -58,8 +58,8 @@ export interface RelayedCall {
 }
 
 export interface HostServer {
-  /** The host page on http://127.0.0.1:<port>, with the token and the sandbox URL in its fragment. */
-  pageUrl(token: string): string;
+  /** The host page on http://127.0.0.1:<port>, with the token, the era and the sandbox URL in its fragment. */
+  pageUrl(token: string, era?: 'modern' | 'legacy'): string;
   /** Every JSON-RPC request the page sent to /mcp, in order. */
   calls: RelayedCall[];
   close(): Promise<void>;
@@ -142,7 +142,8 @@ export async function startHostServer(mcpUrl: string): Promise<HostServer> {
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    pageUrl: (token) => `http://127.0.0.1:${port}/#token=${encodeURIComponent(token)}&sandbox=${encodeURIComponent(`http://localhost:${port}/sandbox.html`)}`,
+    pageUrl: (token, era = 'legacy') =>
+      `http://127.0.0.1:${port}/#token=${encodeURIComponent(token)}&era=${era}&sandbox=${encodeURIComponent(`http://localhost:${port}/sandbox.html`)}`,
     calls,
     close: () =>
       new Promise<void>((resolve) => {

@@ -92,7 +92,13 @@ app.ontoolresult = (result) => {
     return;
   }
   if (typeof sc.runId === 'string') {
-    openRun(sc.runId, false, typeof sc.task === 'string' ? (sc as unknown as RunStatus) : undefined);
+    const full = typeof sc.task === 'string' ? (sc as unknown as RunStatus) : undefined;
+    if (sc.runId !== runId) return openRun(sc.runId, false, full);
+    // Already open from the tool's input: show the result's status until the next poll.
+    if (full && !status) {
+      status = full;
+      renderStatus();
+    }
   }
 };
 
