@@ -188,6 +188,7 @@ describe('the run app in Chromium, through an MCP Apps host', { timeout: 4 * 60_
     await sleep(300);
     const overflow = await app().locator('html').evaluate((el) => el.scrollWidth - el.clientWidth);
     assert.ok(overflow <= 0, `no horizontal overflow at 380 px (${overflow})`);
+    await shot('app-dark-narrow.png');
     await page.setViewportSize({ width: 760, height: 1400 });
 
     await app().locator('textarea[aria-label=Message]').fill('Check the staging job too.');
@@ -200,6 +201,25 @@ describe('the run app in Chromium, through an MCP Apps host', { timeout: 4 * 60_
     const status = await host<any>('call', 'get_run_status', { runId });
     assert.equal(status.structuredContent.status, 'cancelled');
     await host('setTheme', 'light');
+  });
+
+  it('2026-07-28 host: shows sub-agents and opens one', async () => {
+    const parent = `app-parent-${uniq}`;
+    const child = `app-child-${uniq}`;
+    model.script(parent, [
+      { toolCalls: [{ name: 'delegate', arguments: { task: `Look up the release notes [script:${child}]`, maxSteps: 3 } }] },
+      { content: 'The release notes say: all good.' },
+    ]);
+    model.script(child, [{ delayMs: 4_000, then: { content: 'all good' } }]);
+    await host('show', 'start_agent_run', { task: `Summarise the release [script:${parent}]`, approval: 'none' });
+    const sub = app().locator('.children button').filter({ hasText: 'Look up the release notes' });
+    await sub.waitFor({ timeout: 30_000 });
+    assert.match((await app().locator('.children h2').textContent()) ?? '', /Sub-agents \(1\)/);
+    await sub.click();
+    await app().locator('[data-field=task]').filter({ hasText: 'Look up the release notes' }).waitFor();
+    await app().locator('.run-head').filter({ hasText: 'Sub-agent of' }).waitFor();
+    await app().locator('.run-head [data-status=completed]').waitFor({ timeout: 30_000 });
+    await app().locator('[data-field=result]').filter({ hasText: 'all good' }).waitFor();
   });
 
   it('the host page logged no errors', () => {
