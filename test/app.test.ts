@@ -15,7 +15,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CallToolResult, Client, Tool } from '@modelcontextprotocol/client';
-import { getToolUiResourceUri, isToolVisibilityAppOnly, isToolVisibilityModelOnly, RESOURCE_MIME_TYPE } from '@modelcontextprotocol/ext-apps/app-bridge';
+import {
+  getToolUiResourceUri,
+  isToolVisibilityAppOnly,
+  isToolVisibilityModelOnly,
+  RESOURCE_MIME_TYPE,
+  RESOURCE_URI_META_KEY,
+} from '@modelcontextprotocol/ext-apps/app-bridge';
 import { connectHttpClient, eraClientOptions, type Era } from './support/eraClients.js';
 import { resultText, spawnServer, validateStructured, type SpawnedServer } from './support/mcpStdio.js';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
@@ -82,7 +88,7 @@ describe('the run app on the wire', { timeout: 3 * 60_000, concurrency: true }, 
         const tool = tools.get(name)!;
         assert.equal(getToolUiResourceUri(tool), URI, `${name}: _meta.ui.resourceUri`);
         assert.deepEqual(tool._meta?.ui, { resourceUri: URI }, `${name}: visible to model and app`);
-        assert.equal(tool._meta?.['ui/resourceUri'], URI, `${name}: the older flat key too`);
+        assert.equal(tool._meta?.[RESOURCE_URI_META_KEY], URI, `${name}: the older flat key too`);
       }
       const view = tools.get('get_run_view')!;
       assert.deepEqual(view._meta?.ui, { resourceUri: URI, visibility: ['app'] });

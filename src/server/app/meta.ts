@@ -1,9 +1,11 @@
 // Where the run app lives and how a tool points at it (MCP Apps, io.modelcontextprotocol/ui).
 // Kept apart from the registration so tool files import no more than these constants.
-import { RESOURCE_MIME_TYPE, RESOURCE_URI_META_KEY } from '@modelcontextprotocol/ext-apps/server';
+// The two names are ext-apps' RESOURCE_MIME_TYPE and RESOURCE_URI_META_KEY, spelled out so the server
+// needs no runtime dependency for them (test/app.test.ts checks them with ext-apps' own helpers).
 
 export const RUN_APP_URI = 'ui://durable-agent/run';
-export const RUN_APP_MIME_TYPE = RESOURCE_MIME_TYPE;
+export const RUN_APP_MIME_TYPE = 'text/html;profile=mcp-app';
+const RESOURCE_URI_META_KEY = 'ui/resourceUri';
 
 /**
  * `_meta` for a tool whose result the app can show: `ui.resourceUri`, plus the older flat
