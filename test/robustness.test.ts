@@ -70,10 +70,11 @@ describe('robustness (e2e)', { timeout: 10 * 60_000 }, () => {
       get_run_result: { runId: 'run-does-not-exist' },
       send_message: { runId: 'run-does-not-exist', message: 'hi' },
       get_run_history: { runId: 'run-does-not-exist' },
+      get_run_view: { runId: 'run-does-not-exist' },
     };
     let calls = 0;
     for (const [tool, valid] of Object.entries(tools)) {
-      const fields = [...Object.keys(valid), 'maxSteps', 'limit', 'waitSeconds', 'status', 'decision', 'cursor', 'maxTokens'];
+      const fields = [...Object.keys(valid), 'maxSteps', 'limit', 'waitSeconds', 'status', 'decision', 'cursor', 'maxTokens', 'since'];
       const cases: Array<Record<string, unknown>> = [{}, { extra: 1, ...valid }];
       for (const field of fields) for (const v of values) cases.push({ ...valid, [field]: v });
       for (const args of cases) {
@@ -97,7 +98,7 @@ describe('robustness (e2e)', { timeout: 10 * 60_000 }, () => {
     }
     assert.ok(calls >= 200, `sent ${calls} bad inputs`);
     const listed = await server.client.listTools();
-    assert.equal(listed.tools.length, 8, 'still serving');
+    assert.equal(listed.tools.length, 9, 'still serving');
     const status = await callTool(server.client, 'get_run_status', { runId });
     const s = status.structuredContent as { status: string; pendingApprovals: Array<{ approvalId: string }> };
     assert.equal(s.status, 'waiting_for_approval', 'the run in flight is unaffected');
@@ -120,6 +121,7 @@ describe('robustness (e2e)', { timeout: 10 * 60_000 }, () => {
         ['get_run_result', { runId: 'run-x' }],
         ['send_message', { runId: 'run-x', message: 'hi' }],
         ['get_run_history', { runId: 'run-x' }],
+        ['get_run_view', { runId: 'run-x' }],
       ];
       for (const [tool, args] of calls) {
         const t0 = Date.now();
@@ -128,7 +130,7 @@ describe('robustness (e2e)', { timeout: 10 * 60_000 }, () => {
         assert.match(JSON.stringify(res.content), /Temporal/);
         assert.ok(Date.now() - t0 < 10_000, `${tool} answered in ${Date.now() - t0} ms`);
       }
-      assert.equal((await down.client.listTools()).tools.length, 8);
+      assert.equal((await down.client.listTools()).tools.length, 9);
       assert.equal(down.child.exitCode, null, 'the server did not exit');
     } finally {
       await down.close();
