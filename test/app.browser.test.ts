@@ -222,6 +222,24 @@ describe('the run app in Chromium, through an MCP Apps host', { timeout: 4 * 60_
     await app().locator('[data-field=result]').filter({ hasText: 'all good' }).waitFor();
   });
 
+  it('2026-07-28 host: Reject with a comment skips the write and tells the agent', async () => {
+    const script = `app-reject-${uniq}`;
+    model.script(script, [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'DELETE', url: `${sink.url}/app-reject` } }] },
+      { content: 'Left it in place, as asked.' },
+    ]);
+    await host('show', 'start_agent_run', { task: `Delete the old build [script:${script}]` });
+    const card = app().locator('article.approval');
+    await card.waitFor({ timeout: 30_000 });
+    await card.locator('textarea[aria-label=Comment]').fill('Keep it for the audit.');
+    await card.locator('button[data-action=reject]').click();
+    await app().locator('.run-head [data-status=completed]').waitFor({ timeout: 30_000 });
+    await app().locator('.entry.d-reject[data-kind=approval]').filter({ hasText: 'Keep it for the audit.' }).waitFor();
+    assert.equal(sink.requests().filter((r) => r.path === '/app-reject').length, 0, 'the rejected call never ran');
+    const told = model.requests(script).at(-1).messages.filter((m: { role: string }) => m.role === 'tool').map((m: { content: string }) => m.content).join('\n');
+    assert.match(told, /Keep it for the audit\./, 'the agent saw the comment');
+  });
+
   it('the host page logged no errors', () => {
     assert.deepEqual(consoleErrors, []);
   });
