@@ -168,10 +168,13 @@ describe('the run app in Chromium, through an MCP Apps host', { timeout: 4 * 60_
       return listed.structuredContent.runs.some((r: { runId: string }) => r.runId === runId);
     });
 
-    await host('show', 'list_runs', {});
+    // A page of one (newest first), then the next page on "More runs".
+    await host('show', 'list_runs', { limit: 1 });
     const row = app().locator(`button[data-run-id="${runId}"]`);
     await row.waitFor({ timeout: 30_000 });
-    assert.ok((await app().locator('.run-list button').count()) >= 2, 'both runs are listed');
+    assert.equal(await app().locator('.run-list button').count(), 1);
+    await app().locator('button[data-action=more]').click();
+    await waitFor('the next page of runs', async () => (await app().locator('.run-list button').count()) === 2, 10_000);
     await row.click();
     await app().locator('[data-field=task]').filter({ hasText: 'Watch the nightly job' }).waitFor();
     // `wait` is a durable timer: the model's turn asking for it shows, and the status says what it waits for.

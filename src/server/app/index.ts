@@ -82,11 +82,11 @@ export function registerApp(server: McpServer, runs: Runs): void {
       guard('get_run_view', async () => {
         const caller = callerOf(server, ctx);
         const from = since ?? 0;
+        // Status first, then the timeline: once the status says closed, the timeline read after it has
+        // every entry up to the close, so the app's last poll misses nothing.
+        const status = await runs.status(runId, caller);
         // get_run_history's cursor is the index into the timeline ("h<index>").
-        const [status, page] = await Promise.all([
-          runs.status(runId, caller),
-          runs.history(runId, from > 0 ? `h${from}` : undefined, VIEW_HISTORY_PAGE, caller),
-        ]);
+        const page = await runs.history(runId, from > 0 ? `h${from}` : undefined, VIEW_HISTORY_PAGE, caller);
         return ok({ status, entries: page.entries, next: from + page.entries.length, more: page.nextCursor !== undefined });
       }),
   );

@@ -88,7 +88,7 @@ app.ontoolresult = (result) => {
     return;
   }
   if (Array.isArray(sc.runs)) {
-    showList(sc.runs as RunSummary[]);
+    showList(sc.runs as RunSummary[], typeof sc.nextCursor === 'string' ? sc.nextCursor : undefined);
     return;
   }
   if (typeof sc.runId === 'string') {
@@ -440,7 +440,19 @@ function renderEntry(e: HistoryEntry): HTMLElement {
 
 // ---- the runs list ----
 
-function showList(runs: RunSummary[]): void {
+function runRow(r: RunSummary): HTMLElement {
+  const b = h(
+    'button',
+    { type: 'button', class: 'row-button', 'data-run-id': r.runId },
+    badge(r.status),
+    h('span', { class: 'row-task' }, r.parentRunId ? h('span', { class: 'muted small' }, 'sub-agent · ') : null, cut(r.task, 200)),
+    h('span', { class: 'muted small row-time' }, dateTime(r.startedAt)),
+  );
+  b.addEventListener('click', () => openRun(r.runId, true));
+  return h('li', {}, b);
+}
+
+function showList(runs: RunSummary[], nextCursor: string | undefined): void {
   stopPolling();
   generation++;
   runId = undefined;
@@ -449,27 +461,30 @@ function showList(runs: RunSummary[]): void {
   delete document.documentElement.dataset.runStatus;
   const refresh = h('button', { type: 'button', class: 'link', 'data-action': 'refresh' }, 'Refresh');
   refresh.addEventListener('click', () => void reloadList());
+  const list = h('ul', { class: 'run-list' }, ...runs.map(runRow));
+  // list_runs pages newest first; "More" asks for the next page and appends it.
+  let cursor = nextCursor;
+  const more = h('button', { type: 'button', class: 'link', 'data-action': 'more', hidden: !cursor }, 'More runs');
+  more.addEventListener('click', () => {
+    if (!cursor) return;
+    more.disabled = true;
+    call('list_runs', { cursor })
+      .then((answer) => {
+        if (answer.isError || !answer.structuredContent) return showNotice(textOf(answer) || 'Could not list runs.');
+        const page = answer.structuredContent as { runs: RunSummary[]; nextCursor?: string };
+        list.append(...page.runs.map(runRow));
+        cursor = page.nextCursor;
+        more.hidden = !cursor;
+      })
+      .catch((err: unknown) => showNotice(`Could not reach the server: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => (more.disabled = false));
+  });
   fill(
     root,
     h('header', { class: 'list-head' }, h('h1', {}, 'Agent runs'), refresh),
     els.notice,
-    runs.length
-      ? h(
-          'ul',
-          { class: 'run-list' },
-          ...runs.map((r) => {
-            const b = h(
-              'button',
-              { type: 'button', class: 'row-button', 'data-run-id': r.runId },
-              badge(r.status),
-              h('span', { class: 'row-task' }, cut(r.task, 200)),
-              h('span', { class: 'muted small row-time' }, dateTime(r.startedAt)),
-            );
-            b.addEventListener('click', () => openRun(r.runId, true));
-            return h('li', {}, b);
-          }),
-        )
-      : h('p', { class: 'muted' }, 'No runs yet.'),
+    runs.length ? list : h('p', { class: 'muted' }, 'No runs yet.'),
+    more,
   );
   clearNotice();
 }
@@ -478,7 +493,8 @@ async function reloadList(): Promise<void> {
   try {
     const answer = await call('list_runs', {});
     if (answer.isError || !answer.structuredContent) return showNotice(textOf(answer) || 'Could not list runs.');
-    showList(answer.structuredContent.runs as RunSummary[]);
+    const page = answer.structuredContent as { runs: RunSummary[]; nextCursor?: string };
+    showList(page.runs, page.nextCursor);
   } catch (err) {
     showNotice(`Could not reach the server: ${err instanceof Error ? err.message : String(err)}`);
   }
