@@ -59,6 +59,7 @@ describe('the run app in Chromium, through an MCP Apps host', { timeout: 4 * 60_
       (text) => (cliStderr += text),
     ));
     hostServer = await startHostServer(mcpUrl);
+    // --no-sandbox: Chromium refuses to start as root with its own sandbox (the page's iframes keep theirs).
     browser = await chromium.launch({ executablePath: (chrome as { path: string }).path, args: ['--no-sandbox'] });
     page = await openHost('legacy');
   });
@@ -94,7 +95,7 @@ describe('the run app in Chromium, through an MCP Apps host', { timeout: 4 * 60_
     model.script(script, [
       { delayMs: 1_500, then: { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/status` } }] } },
       {
-        delayMs: 3_000,
+        delayMs: 4_000,
         then: {
           toolCalls: [
             {

@@ -24,7 +24,13 @@ const VIEW_HISTORY_PAGE = 200;
 let html: string | undefined;
 function appHtml(): string {
   // Read once, on the first resources/read: the first answer of the server never waits for it.
-  html ??= fs.readFileSync(RUN_APP_HTML_PATH, 'utf8');
+  if (html === undefined) {
+    try {
+      html = fs.readFileSync(RUN_APP_HTML_PATH, 'utf8');
+    } catch (err) {
+      throw new Error(`the run app is not built (${err instanceof Error ? err.message : String(err)}): run npm run build`);
+    }
+  }
   return html;
 }
 
