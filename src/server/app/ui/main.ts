@@ -137,6 +137,7 @@ function openRun(id: string, fromList: boolean, initial?: RunStatus): void {
   runId = id;
   status = initial;
   seen = 0;
+  pollAgain = false;
   approvalCards.clear();
   fill(els.timeline);
   fill(els.approvals);
@@ -163,31 +164,56 @@ function openRun(id: string, fromList: boolean, initial?: RunStatus): void {
   void poll(generation);
 }
 
+/** The run whose get_run_view call is in flight, so two polls never ask from the same `seen`. */
+let inFlight: number | undefined;
+let pollAgain = false;
+
+function schedule(ms: number): void {
+  if (pollTimer) clearTimeout(pollTimer);
+  const gen = generation;
+  pollTimer = setTimeout(() => void poll(gen), ms);
+}
+
 async function poll(gen: number): Promise<void> {
   if (gen !== generation || !runId) return;
+  if (inFlight === gen) {
+    pollAgain = true; // e.g. right after a decision: ask again as soon as this answer is in
+    return;
+  }
+  inFlight = gen;
+  pollTimer = undefined;
+  let next = POLL_MS;
+  let gone = false;
   try {
     const answer = await call('get_run_view', { runId, since: seen });
     if (gen !== generation) return;
     if (answer.isError || !answer.structuredContent) {
       showNotice(textOf(answer) || 'Could not read the run.');
+      gone = status === undefined; // never seen: unknown (or not the caller's); stop asking
+      if (gone) fill(els.header);
     } else {
       const view = answer.structuredContent as unknown as RunView;
+      clearNotice();
       status = view.status;
       for (const e of view.entries) els.timeline.append(renderEntry(e));
       seen = view.next;
       renderStatus();
-      if (view.more) return void poll(gen);
+      if (view.more) next = 0;
     }
   } catch (err) {
     if (gen !== generation) return;
     showNotice(`Could not reach the server: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    if (inFlight === gen) inFlight = undefined;
   }
-  // Poll while the run is open; once it has closed the last answer had the whole timeline.
-  if (gen === generation && (!status || isOpen(status.status))) {
-    pollTimer = setTimeout(() => void poll(gen), POLL_MS);
-  } else {
-    stopPolling();
+  if (pollAgain) {
+    pollAgain = false;
+    next = 0;
   }
+  // Poll while the run is open; once it has closed, the last answer had the whole timeline.
+  const open = status ? isOpen(status.status) : !gone;
+  if (open || next === 0) schedule(next);
+  else stopPolling();
 }
 
 function stopPolling(): void {
@@ -198,9 +224,9 @@ function stopPolling(): void {
 }
 
 function refreshSoon(): void {
-  if (pollTimer) clearTimeout(pollTimer);
   const gen = generation;
-  pollTimer = setTimeout(() => void poll(gen), 150);
+  if (inFlight === gen) pollAgain = true;
+  else schedule(150);
 }
 
 function showNotice(text: string): void {
