@@ -21,6 +21,8 @@ import { startDevServer, type DevServer } from './support/temporal.js';
 import { waitFor } from './support/wait.js';
 
 const TOKEN = 'resources-token-0123456789ab';
+/** A second principal on the same HTTP server: it must not see the first one's runs. */
+const OTHER_TOKEN = 'resources-other-0123456789ab';
 
 describe('runs as resources, with live updates', { timeout: 4 * 60_000, concurrency: true }, () => {
   let dev: DevServer;
@@ -44,16 +46,20 @@ describe('runs as resources, with live updates', { timeout: 4 * 60_000, concurre
     return server;
   }
 
-  async function httpClient(era: Era): Promise<Client> {
+  async function httpClient(era: Era, token = TOKEN): Promise<Client> {
     const client = new Client({ name: `res-http-${era}`, version: '1' }, eraClientOptions(era));
-    await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }), { timeout: 30_000 });
+    await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }), { timeout: 30_000 });
     closers.push(() => client.close());
     return client;
   }
 
   before(async () => {
     [dev, model, sink] = await Promise.all([startDevServer(), startModelServer(), startSinkServer()]);
-    ({ child: http, url } = await startHttpCli({ ...env(), DURABLE_AGENT_TOKEN: TOKEN }));
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'da-res-tokens-'));
+    homes.push(home);
+    const tokensFile = path.join(home, 'tokens.json');
+    fs.writeFileSync(tokensFile, JSON.stringify({ alice: TOKEN, bob: OTHER_TOKEN }), { mode: 0o600 });
+    ({ child: http, url } = await startHttpCli({ ...env(), DURABLE_AGENT_TOKENS_FILE: tokensFile }));
   });
 
   after(async () => {
@@ -205,4 +211,26 @@ describe('runs as resources, with live updates', { timeout: 4 * 60_000, concurre
       stop();
     });
   }
+
+  it('over HTTP, another principal\'s run is not there: not listed, not readable, not subscribable, not acknowledged', async () => {
+    const alice = await httpClient('legacy');
+    const bob = await httpClient('legacy', OTHER_TOKEN);
+    const bobModern = await httpClient('modern', OTHER_TOKEN);
+    model.script(`res-owner-${uniq}`, [{ content: 'mine' }]);
+    const runId: string = (await call(alice, 'start_agent_run', { task: `Alice's [script:res-owner-${uniq}]` })).runId;
+    const uri = `run://${runId}`;
+    await waitFor('alice to see her run listed', async () => (await alice.listResources()).resources.some((r) => r.uri === uri));
+    for (const client of [bob, bobModern]) {
+      assert.equal((await client.listResources()).resources.some((r) => r.uri === uri), false, 'not in the other principal\'s list');
+      for (const target of [uri, `${uri}/history`]) {
+        await assert.rejects(client.readResource({ uri: target }), (err: any) => /not found/i.test(err.message), target);
+      }
+    }
+    await assert.rejects(bob.subscribeResource({ uri }), (err: any) => /not found/i.test(err.message));
+    const listen = modernRequest('bob-listen', 'subscriptions/listen', { notifications: { resourceSubscriptions: [uri] } }, envelope('bob'));
+    const res = await fetch(url, { method: 'POST', headers: { ...modernHeaders(listen), authorization: `Bearer ${OTHER_TOKEN}` }, body: JSON.stringify(listen) });
+    const messages = parseRpcBody(res.headers.get('content-type') ?? '', await res.text());
+    assert.deepEqual(messages[0]?.params?.notifications, { resourceSubscriptions: [] }, JSON.stringify(messages));
+    assert.equal(messages[1]?.id, 'bob-listen', 'nothing honored: the listen ends at once');
+  });
 });
