@@ -3,6 +3,7 @@ import { McpServer } from '@modelcontextprotocol/server';
 import { registerApp } from './app/index.js';
 import { TASKS_EXTENSION } from './clientCapabilities.js';
 import type { Runs } from './runs.js';
+import { registerResources } from './resources/index.js';
 import { registerTasks } from './tasks/index.js';
 import { registerApproveStep } from './tools/approveStep.js';
 import { registerCancelRun } from './tools/cancelRun.js';
@@ -25,13 +26,20 @@ export function createServer(runs: Runs, version: string, options: ServerOptions
       capabilities: {
         tools: {},
         logging: {},
+        // Runs are resources too; clients subscribe to them (the list of them is per caller, never pushed).
+        resources: { subscribe: true, listChanged: false },
         // Runs are tasks: the 2026-07-28 extension, and the 2025-11-25 capability (dropped by the SDK
         // from server/discover, where it does not exist).
         extensions: { [TASKS_EXTENSION]: {} },
         tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
       },
       // The tool list is the same for every caller and changes only with a new version of the server.
-      cacheHints: { 'tools/list': { ttlMs: 60 * 60_000, cacheScope: 'public' } },
+      cacheHints: {
+        'tools/list': { ttlMs: 60 * 60_000, cacheScope: 'public' },
+        'resources/templates/list': { ttlMs: 60 * 60_000, cacheScope: 'public' },
+        // The caller's runs: theirs alone, and new ones come at any time.
+        'resources/list': { ttlMs: 0, cacheScope: 'private' },
+      },
       instructions:
         'Hands long tasks to durable background agents backed by Temporal. start_agent_run returns a runId at ' +
         'once; poll get_run_status or wait with get_run_result; answer pending approvals with approve_step; steer a running agent with send_message.',
@@ -47,5 +55,6 @@ export function createServer(runs: Runs, version: string, options: ServerOptions
   registerGetRunHistory(server, runs);
   registerApp(server, runs);
   registerTasks(server, runs, options);
+  registerResources(server, runs);
   return server;
 }

@@ -13,7 +13,7 @@ import { log } from '../log.js';
 import { clientNameIn } from './caller.js';
 import { HttpSessions, type Session } from './httpSessions.js';
 import type { Runs } from './runs.js';
-import { isTaskListen, listenToTasks, type ListenRequest } from './tasks/listen.js';
+import { isRunListen, listenToRuns, type ListenRequest } from './listen/index.js';
 import { TokenStore } from './tokens.js';
 
 export interface HttpOptions {
@@ -111,9 +111,9 @@ export async function serveHttp(
   app.all('/mcp', async (req: AuthedRequest, res) => {
     const principal = req.auth?.clientId ?? '';
     const sessionId = req.headers['mcp-session-id'];
-    // Task notifications: a listen naming taskIds is ours (the SDK's router knows no tasks).
-    if (req.method === 'POST' && isTaskListen(req.body)) {
-      await serveTaskListen(req.body, res, principal);
+    // A listen naming tasks or run:// resources is ours (the SDK's router knows neither).
+    if (req.method === 'POST' && isRunListen(req.body)) {
+      await serveRunListen(req.body, res, principal);
       return;
     }
     // A request that carries the per-request `_meta` envelope speaks 2026-07-28; the SDK serves it,
@@ -151,8 +151,8 @@ export async function serveHttp(
     }
   });
 
-  /** One subscriptions/listen for taskIds: its errors as JSON, else an SSE stream until either side ends it. */
-  async function serveTaskListen(request: ListenRequest, res: Response, principal: string): Promise<void> {
+  /** One subscriptions/listen for runs: its errors as JSON, else an SSE stream until either side ends it. */
+  async function serveRunListen(request: ListenRequest, res: Response, principal: string): Promise<void> {
     const caller = { principal, client: clientNameIn(request.params._meta) ?? 'unknown client' };
     const send = (message: object) => {
       if (res.writableEnded) return;
@@ -162,7 +162,7 @@ export async function serveHttp(
       }
       res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
     };
-    const subscription = listenToTasks(request, { runs, caller, inlineApprovals: options.inlineApprovals ?? true, send });
+    const subscription = listenToRuns(request, { runs, caller, inlineApprovals: options.inlineApprovals ?? true, send });
     const keepAlive = setInterval(() => res.headersSent && !res.writableEnded && res.write(': keepalive\n\n'), KEEP_ALIVE_MS);
     res.once('close', () => subscription.close());
     await subscription.done;

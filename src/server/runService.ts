@@ -36,6 +36,13 @@ const LIST_SCAN_LIMIT = 5_000;
 const MEMO_TASK_CHARS = 500;
 /** get_run_result and cancel_run long-poll for the close in slices this long (progress, shutdown). */
 const WAIT_SLICE_MS = 2_000;
+/**
+ * A status query not answered this soon may be waiting for the run's first workflow task (a burst of
+ * starts): then describe() tells, and what the start recorded answers at once.
+ */
+const FIRST_TASK_CHECK_MS = 200;
+/** Events of a run whose first workflow task has not completed: started, task scheduled, task started. */
+const EVENTS_BEFORE_FIRST_TASK = 3;
 /** Closed runs never change: this many final statuses are kept to answer without a round trip. */
 const CLOSED_CACHE_SIZE = 2_000;
 
@@ -288,8 +295,18 @@ export class RunService {
     // An open run answers from its worker in one round trip; the server rejects the query at
     // once for a closed run (no worker replays it), and describe() below tells the rest.
     let queryError: unknown;
+    const query = this.withDeadline(() => this.openRunQueries.getHandle(runId).query(statusQuery));
     try {
-      return await this.withDeadline(() => this.openRunQueries.getHandle(runId).query(statusQuery));
+      const quick = await Promise.race([query, sleep(FIRST_TASK_CHECK_MS).then(() => undefined)]);
+      if (quick) return quick;
+      // Slow to answer. A run no worker has taken up yet answers only once one does; until then
+      // what its start recorded (running, step 0) is its status, at once.
+      const [fresh, noPoller] = await Promise.all([this.describe(runId).catch(() => undefined), this.noPollerNote()]);
+      if (fresh && !CLOSED_STATUS[fresh.desc.status.name] && fresh.desc.historyLength <= EVENTS_BEFORE_FIRST_TASK) {
+        query.catch(() => undefined);
+        return this.fallbackStatus(runId, fresh.desc, noPoller);
+      }
+      return await query;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || isNotFound(err)) throw unknownRun(runId);
       queryError = err;
@@ -616,6 +633,11 @@ export class RunService {
 
   private async noWorkerNote(err: unknown): Promise<string> {
     const why = err instanceof Error ? err.message : String(err);
+    return (await this.noPollerNote()) ?? `the worker did not answer a status query within ${QUERY_DEADLINE_MS / 1000} s (${why})`;
+  }
+
+  /** Why a run cannot answer when no worker polls its task queue (undefined when one does, or unknown). */
+  private async noPollerNote(): Promise<string | undefined> {
     try {
       const res = await this.temporal.connection.workflowService.describeTaskQueue({
         namespace: this.temporal.namespace,
@@ -626,9 +648,9 @@ export class RunService {
         return `no worker is polling task queue "${this.config.taskQueue}", so the run cannot make progress or answer; start \`durable-agent-mcp worker\` (status below is what Temporal itself knows)`;
       }
     } catch {
-      /* fall through to the query error */
+      /* unknown: say nothing */
     }
-    return `the worker did not answer a status query within ${QUERY_DEADLINE_MS / 1000} s (${why})`;
+    return undefined;
   }
 
   private fallbackStatus(runId: string, desc: WorkflowExecutionDescription, note?: string): RunStatus {

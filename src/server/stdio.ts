@@ -7,7 +7,7 @@ import { log } from '../log.js';
 import { clientNameIn } from './caller.js';
 import { localPrincipal } from './principal.js';
 import type { Runs } from './runs.js';
-import { isTaskListen, listenToTasks, type TaskSubscription } from './tasks/listen.js';
+import { isRunListen, listenToRuns, type RunSubscription } from './listen/index.js';
 
 export interface StdioServing {
   /** Resolves when the client goes away (stdin ends). */
@@ -22,8 +22,8 @@ const FIRST_ANSWER_WAIT_MS = 1_000;
  * `afterFirstAnswer` runs once the first answer is on stdout (or after a second of silence): work
  * that blocks the event loop, like loading Temporal's native bridge, waits until the client is served.
  */
-/** What task notifications over `subscriptions/listen` need (left out: such listens go to the SDK). */
-export interface StdioTaskListen {
+/** What listens for tasks and run resources need (left out: every listen goes to the SDK). */
+export interface StdioRunListen {
   runs: Runs;
   inlineApprovals: boolean;
 }
@@ -31,7 +31,7 @@ export interface StdioTaskListen {
 export function serveStdio(
   makeServer: () => McpServer,
   afterFirstAnswer: () => void = () => undefined,
-  taskListen?: StdioTaskListen,
+  runListen?: StdioRunListen,
 ): StdioServing {
   const closed = new Promise<void>((resolve) => {
     process.stdin.once('end', () => resolve());
@@ -51,7 +51,7 @@ export function serveStdio(
     transport,
     onerror: (err) => log.warn('stdio: MCP error', { error: err.message }),
   });
-  const subscriptions = taskListen ? interceptTaskListens(transport, taskListen) : new Map<RequestId, TaskSubscription>();
+  const subscriptions = runListen ? interceptRunListens(transport, runListen) : new Map<RequestId, RunSubscription>();
   return {
     closed,
     close: () => {
@@ -62,16 +62,16 @@ export function serveStdio(
 }
 
 /**
- * Serves `subscriptions/listen` requests that name taskIds, and their cancellation, ahead of the
+ * Serves `subscriptions/listen` requests that name taskIds or run:// resources, and their cancellation, ahead of the
  * SDK's entry (which reads the transport's onmessage, set before it starts reading stdin).
  */
-function interceptTaskListens(transport: StdioServerTransport, options: StdioTaskListen): Map<RequestId, TaskSubscription> {
-  const subscriptions = new Map<RequestId, TaskSubscription>();
+function interceptRunListens(transport: StdioServerTransport, options: StdioRunListen): Map<RequestId, RunSubscription> {
+  const subscriptions = new Map<RequestId, RunSubscription>();
   const sdk = transport.onmessage;
   transport.onmessage = (message: JSONRPCMessage) => {
-    if (isTaskListen(message)) {
+    if (isRunListen(message)) {
       const caller = { principal: localPrincipal(), client: clientNameIn(message.params._meta) ?? 'unknown client' };
-      const sub = listenToTasks(message, { runs: options.runs, caller, inlineApprovals: options.inlineApprovals, send: (m) => transport.send(m) });
+      const sub = listenToRuns(message, { runs: options.runs, caller, inlineApprovals: options.inlineApprovals, send: (m) => transport.send(m) });
       subscriptions.set(message.id, sub);
       void sub.done.finally(() => subscriptions.delete(message.id));
       return;
