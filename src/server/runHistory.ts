@@ -6,7 +6,7 @@ import { tsToMs } from '@temporalio/common/lib/time.js';
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { HttpToolResult, ModelCallResult } from '../activities/types.js';
-import type { ApprovalDecision } from '../shared/contract.js';
+import type { ApprovalDecision, HistoryEntry, HistoryEntryKind } from '../shared/contract.js';
 import type { ToolCallOutcome } from '../shared/toolbox.js';
 import { redactText } from './redact.js';
 
@@ -15,40 +15,7 @@ type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 
 const TEXT_MAX = 500;
 
-export type HistoryEntryKind =
-  | 'started'
-  | 'llm_turn'
-  | 'tool_call'
-  | 'retry'
-  | 'error'
-  | 'approval'
-  | 'message'
-  | 'cancel_requested'
-  | 'continued_as_new'
-  | 'closed';
-
-export interface HistoryEntry {
-  at: string;
-  kind: HistoryEntryKind;
-  summary: string;
-  /** Which execution of the run (1, 2, … after each continue-as-new). */
-  execution: number;
-  tool?: string;
-  arguments?: unknown;
-  result?: string;
-  ok?: boolean;
-  attempts?: number;
-  durationMs?: number;
-  approvalId?: string;
-  decision?: string;
-  comment?: string;
-  /** Who decided, signalled or cancelled: the principal and the MCP client (older runs: the server's identity). */
-  by?: string;
-  /** How a decision arrived, e.g. "approve_step". */
-  channel?: string;
-  error?: string;
-  usage?: { inputTokens: number; outputTokens: number };
-}
+export type { HistoryEntry, HistoryEntryKind };
 
 /** Every execution of the run, oldest first. */
 export async function runTimeline(client: Client, runId: string): Promise<HistoryEntry[]> {

@@ -20,6 +20,7 @@ import {
   type ApprovalMode,
   type RunStatus,
   type RunStatusName,
+  type RunSummary,
 } from '../shared/contract.js';
 import { approvalQuery, decideSignal, messageSignal, statusQuery } from '../shared/runMessages.js';
 import { AGENT_TOOL_NAMES } from '../shared/agentTools.js';
@@ -65,6 +66,8 @@ export type DecisionChannel = 'approve_step' | 'elicitation' | 'tasks/update';
 /** How long a closed run stays readable when the namespace does not say (Temporal's own default). */
 const DEFAULT_RETENTION_MS = 24 * 3600_000;
 
+export type { RunSummary };
+
 /** What became of one decision: applied, a repeat of the one made, or refused and why. */
 export type DecideOutcome =
   | { kind: 'applied'; status: RunStatusName }
@@ -73,15 +76,6 @@ export type DecideOutcome =
   | { kind: 'closed'; status: RunStatusName }
   | { kind: 'unknown'; pendingIds: string[] };
 
-export interface RunSummary {
-  runId: string;
-  status: RunStatusName;
-  task: string;
-  startedAt: string;
-  closedAt?: string;
-  /** Set for a sub-agent started by `delegate`. */
-  parentRunId?: string;
-}
 
 interface RunMemo {
   task?: string;

@@ -177,3 +177,51 @@ export function compactTranscript(messages: ChatMessage[], maxChars = TRANSCRIPT
 export function isClosedStatus(status: RunStatusName): boolean {
   return status === 'completed' || status === 'failed' || status === 'cancelled' || status === 'timed_out';
 }
+
+/** What one timeline entry records. */
+export type HistoryEntryKind =
+  | 'started'
+  | 'llm_turn'
+  | 'tool_call'
+  | 'retry'
+  | 'error'
+  | 'approval'
+  | 'message'
+  | 'cancel_requested'
+  | 'continued_as_new'
+  | 'closed';
+
+/** One entry of a run's timeline (get_run_history, run://{runId}/history, the run app). */
+export interface HistoryEntry {
+  at: string;
+  kind: HistoryEntryKind;
+  summary: string;
+  /** Which execution of the run (1, 2, … after each continue-as-new). */
+  execution: number;
+  tool?: string;
+  arguments?: unknown;
+  result?: string;
+  ok?: boolean;
+  attempts?: number;
+  durationMs?: number;
+  approvalId?: string;
+  decision?: string;
+  comment?: string;
+  /** Who decided, signalled or cancelled: the principal and the MCP client (older runs: the server's identity). */
+  by?: string;
+  /** How a decision arrived, e.g. "approve_step". */
+  channel?: string;
+  error?: string;
+  usage?: { inputTokens: number; outputTokens: number };
+}
+
+/** One run in list_runs (and the run app's list). */
+export interface RunSummary {
+  runId: string;
+  status: RunStatusName;
+  task: string;
+  startedAt: string;
+  closedAt?: string;
+  /** Set for a sub-agent started by `delegate`. */
+  parentRunId?: string;
+}

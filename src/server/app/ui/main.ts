@@ -3,44 +3,15 @@
 // get_run_result (one run) or list_runs (a list), then polls get_run_view every 2 s while the run
 // is open, and acts through approve_step, cancel_run and send_message.
 import { App, applyDocumentTheme, applyHostStyleVariables, type McpUiHostContext } from '@modelcontextprotocol/ext-apps';
-import type { RunStatus, RunStatusName } from '../../../shared/contract.js';
+import type { HistoryEntry, RunStatus, RunSummary } from '../../../shared/contract.js';
 import { append, fill, h } from './dom.js';
 import { clock, count, cut, dateTime, elapsed, isOpen, json, STATUS_LABEL } from './format.js';
-
-/** A timeline entry as get_run_view returns it (get_run_history's entries). */
-interface HistoryEntry {
-  at: string;
-  kind: string;
-  summary: string;
-  execution: number;
-  tool?: string;
-  arguments?: unknown;
-  result?: string;
-  ok?: boolean;
-  attempts?: number;
-  durationMs?: number;
-  approvalId?: string;
-  decision?: string;
-  comment?: string;
-  by?: string;
-  error?: string;
-  usage?: { inputTokens: number; outputTokens: number };
-}
 
 interface RunView {
   status: RunStatus;
   entries: HistoryEntry[];
   next: number;
   more: boolean;
-}
-
-interface RunSummary {
-  runId: string;
-  status: RunStatusName;
-  task: string;
-  startedAt: string;
-  closedAt?: string;
-  parentRunId?: string;
 }
 
 interface ToolAnswer {
