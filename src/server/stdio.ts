@@ -18,16 +18,16 @@ export interface StdioServing {
 /** How long after start `afterFirstAnswer` runs anyway when the client has asked nothing yet. */
 const FIRST_ANSWER_WAIT_MS = 1_000;
 
-/**
- * `afterFirstAnswer` runs once the first answer is on stdout (or after a second of silence): work
- * that blocks the event loop, like loading Temporal's native bridge, waits until the client is served.
- */
 /** What listens for tasks and run resources need (left out: every listen goes to the SDK). */
 export interface StdioRunListen {
   runs: Runs;
   inlineApprovals: boolean;
 }
 
+/**
+ * `afterFirstAnswer` runs once the first answer is on stdout (or after a second of silence): work
+ * that blocks the event loop, like loading Temporal's native bridge, waits until the client is served.
+ */
 export function serveStdio(
   makeServer: () => McpServer,
   afterFirstAnswer: () => void = () => undefined,
@@ -62,8 +62,9 @@ export function serveStdio(
 }
 
 /**
- * Serves `subscriptions/listen` requests that name taskIds or run:// resources, and their cancellation, ahead of the
- * SDK's entry (which reads the transport's onmessage, set before it starts reading stdin).
+ * Serves `subscriptions/listen` requests that name taskIds or run:// resources, and their
+ * cancellation, ahead of the SDK's entry (which reads the transport's onmessage, set before it starts
+ * reading stdin).
  */
 function interceptRunListens(transport: StdioServerTransport, options: StdioRunListen): Map<RequestId, RunSubscription> {
   const subscriptions = new Map<RequestId, RunSubscription>();
