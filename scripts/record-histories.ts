@@ -13,7 +13,7 @@ import { localPrincipal, type Caller } from '../src/server/principal.js';
 import { RunService } from '../src/server/runService.js';
 import { connectTemporal } from '../src/temporal/connect.js';
 import { startWorker } from '../src/worker/worker.js';
-import { startModelServer, type Step } from '../test/support/modelServer.js';
+import { startModelServer, type Step, type ToolCallSpec } from '../test/support/modelServer.js';
 import { startSinkServer } from '../test/support/sinkServer.js';
 import { repoRoot, startDevServer } from '../test/support/temporal.js';
 
@@ -54,8 +54,10 @@ const worker = await startWorker(config, temporal);
 const runs = new RunService(config, () => Promise.resolve(temporal));
 const caller: Caller = { principal: localPrincipal(), client: 'record-histories' };
 
-const get = (path: string): Step => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}${path}` } }] });
-const post = (path: string): Step => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}${path}`, body: 'x' } }] });
+const getCall = (path: string): ToolCallSpec => ({ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}${path}` } });
+const postCall = (path: string): ToolCallSpec => ({ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}${path}`, body: 'x' } });
+const get = (path: string): Step => ({ toolCalls: [getCall(path)] });
+const post = (path: string): Step => ({ toolCalls: [postCall(path)] });
 
 async function waitForApproval(runId: string, after?: string): Promise<string> {
   for (;;) {
@@ -135,6 +137,25 @@ const scenarios: Scenario[] = [
         const first = status.pendingApprovals[0];
         if (first) return void (await runs.approve(runId, first.approvalId, 'approve', undefined, caller));
         if (status.status !== 'running') return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+  },
+  {
+    // Since parallel-tools the calls of one turn run at once, and its gated calls are asked together.
+    name: 'parallel-turn',
+    steps: [{ toolCalls: [getCall('/par-read'), postCall('/par-write-1'), postCall('/par-write-2')] }, { content: 'in parallel' }],
+    drive: async (runId) => {
+      for (;;) {
+        const status = await runs.status(runId, caller);
+        const [first, second] = status.pendingApprovals;
+        if (first && second) {
+          await runs.approve(runId, first.approvalId, 'approve', undefined, caller);
+          return void (await runs.approve(runId, second.approvalId, 'reject', 'not this one', caller));
+        }
+        // Before the patch the calls ran one after another: decide each as it comes.
+        if (first) await runs.approve(runId, first.approvalId, 'approve', undefined, caller);
+        if (status.status !== 'running' && status.status !== 'waiting_for_approval') return;
         await new Promise((r) => setTimeout(r, 100));
       }
     },

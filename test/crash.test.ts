@@ -9,6 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Client as TemporalClient, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
 import { callTool, cliPath, spawnServer, type SpawnedServer } from './support/mcpStdio.js';
@@ -198,6 +200,49 @@ describe('crash matrix (SIGKILL real processes)', { timeout: 15 * 60_000 }, () =
       assert.equal(final.result, `spread ${i}`);
     }
     for (let i = 0; i < count; i++) assert.equal(sink.requests().filter((r) => r.path === `/spread/${i}`).length, 1);
+  });
+
+  it('7. worker killed mid-turn of parallel calls: finished calls are not repeated, the open one keeps its key', async () => {
+    model.script('c7', [
+      {
+        toolCalls: [
+          { name: 'http_request', arguments: { method: 'POST', url: `${sink.url}/c7/fast-a`, body: 'a' } },
+          { name: 'http_request', arguments: { method: 'POST', url: `${sink.url}/slow-c7`, body: 'slow' } },
+          { name: 'http_request', arguments: { method: 'POST', url: `${sink.url}/c7/fast-b`, body: 'b' } },
+        ],
+      },
+      { content: 'three writes, each once' },
+    ]);
+    for (const w of [...workers]) await kill(w);
+    const worker = startWorker();
+    const runId = await start({ task: 'c7 [script:c7]', approval: 'none' });
+    const connection = await Connection.connect({ address: dev.address });
+    try {
+      const client = new TemporalClient({ connection });
+      // Both fast writes are recorded as done in the run's history while the slow one is still open.
+      await waitFor('the fast writes recorded, the slow one open', async () => {
+        const history = JSON.parse(historyToJSON(await client.workflow.getHandle(runId).fetchHistory())) as {
+          events: Array<{ eventId: string; eventType: string; activityTaskScheduledEventAttributes?: { activityType: { name: string } }; activityTaskCompletedEventAttributes?: { scheduledEventId: string } }>;
+        };
+        const httpScheduled = new Set(
+          history.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType.name === 'httpRequest').map((e) => e.eventId),
+        );
+        const httpDone = history.events.filter((e) => httpScheduled.has(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')).length;
+        return httpDone === 2 && sink.requests().some((r) => r.path === '/slow-c7');
+      });
+    } finally {
+      await connection.close();
+    }
+    await kill(worker);
+    startWorker();
+    const final = await result(runId);
+    assert.equal(final.status, 'completed', JSON.stringify(final));
+    assert.equal(sink.requests().filter((r) => r.path === '/c7/fast-a').length, 1, 'a finished call is not repeated');
+    assert.equal(sink.requests().filter((r) => r.path === '/c7/fast-b').length, 1, 'a finished call is not repeated');
+    const slow = sink.requests().filter((r) => r.path === '/slow-c7');
+    assert.ok(slow.length >= 1);
+    assert.deepEqual([...new Set(slow.map((r) => r.headers['idempotency-key']))], [`${runId}/1-1`], 'a redelivery carries the same key');
+    assert.equal(turns('c7', 0), 1, 'the model was not asked again for the turn');
   });
 
   it('5. dev server killed and restarted on the same SQLite file: the run resumes and completes', async () => {

@@ -45,7 +45,7 @@ const labels = fs.readdirSync(historiesDir).filter((d) => fs.statSync(path.join(
 describe('replay of recorded histories against the current workflow code', () => {
   it('there are recorded histories of every main scenario', () => {
     const names = new Set(labels.flatMap((l) => fs.readdirSync(path.join(historiesDir, l)).map((f) => f.replace(/(-\d+)?\.json$/, ''))));
-    for (const scenario of ['happy-path', 'approved-write', 'rejected-write', 'cancelled', 'retries', 'continue-as-new', 'toolbox', 'dressed-write', 'delegate']) {
+    for (const scenario of ['happy-path', 'approved-write', 'rejected-write', 'cancelled', 'retries', 'continue-as-new', 'toolbox', 'dressed-write', 'delegate', 'parallel-turn']) {
       assert.ok(names.has(scenario), `a recorded history of ${scenario}`);
     }
   });
@@ -76,6 +76,10 @@ describe('replay of recorded histories against the current workflow code', () =>
       assert.equal(patchIds(label, file).includes(PATCHES.delegateBudget), file === 'delegate.json', `${label}/${file}`);
     }
     assert.ok(!patchIds('v3', 'dressed-write.json').includes(PATCHES.dressedWrites), 'v3/dressed-write ran before the patch');
+    // parallel-tools is decided only for a turn of several calls.
+    assert.ok(patchIds('v5', 'parallel-turn.json').includes(PATCHES.parallelTools), 'v5/parallel-turn ran its turn in parallel');
+    assert.ok(!patchIds('v5', 'happy-path.json').includes(PATCHES.parallelTools), 'one-call turns record no marker');
+    assert.ok(!patchIds('v4', 'toolbox-1.json').includes(PATCHES.parallelTools), 'v4/toolbox ran its two-call turn in a row');
     assert.ok(!patchIds('v3', 'delegate.json').includes(PATCHES.delegateBudget), 'v3/delegate ran before the patch');
   });
 
@@ -97,6 +101,8 @@ describe('replay of recorded histories against the current workflow code', () =>
     { guard: 'patched(PATCHES.dressedWrites)', without: 'true', history: ['v3', 'dressed-write.json'] },
     // A sub-agent that took two turns while its parent had one left; the parent then took another turn.
     { guard: 'patched(PATCHES.delegateBudget)', without: 'true', history: ['v3', 'delegate.json'] },
+    // A turn of a read and an approved MCP call that ran one after the other.
+    { guard: 'patched(PATCHES.parallelTools)', without: 'true', history: ['v4', 'toolbox-1.json'] },
   ] as const;
   for (const { guard, without, history: recorded } of unguarded) {
     it(`the change behind ${guard} without its guard would break runs recorded before it (${recorded.join('/')})`, async () => {

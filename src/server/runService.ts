@@ -217,6 +217,7 @@ export class RunService {
       approvalTimeoutSeconds: params.approvalTimeoutSeconds ?? this.config.approvalTimeoutSeconds,
       startedAt,
       owner: caller.principal,
+      maxParallelTools: this.config.maxParallelTools,
     };
     const key = params.idempotencyKey;
     const runId = key ? runIdForKey(caller.principal, key) : `run-${randomUUID()}`;

@@ -86,6 +86,8 @@ export interface AgentRunInput {
   parentRunId?: string;
   /** The principal that started the run (absent on runs started before principals existed). */
   owner?: string;
+  /** Tool calls of one model turn executed at once (absent on older runs: the default, 8). */
+  maxParallelTools?: number;
 }
 
 /** Chat messages as they travel between the workflow and the model activity. */

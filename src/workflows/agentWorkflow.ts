@@ -87,7 +87,12 @@ export const PATCHES = {
   delegateBudget: 'delegate-budget',
   /** v4: a GET/HEAD with a body or a method-override header is a write (gated under "writes"). */
   dressedWrites: 'dressed-writes',
+  /** v5: the tool calls of one turn run at once (up to maxParallelTools); gated ones are asked together. */
+  parallelTools: 'parallel-tools',
 } as const;
+
+/** Tool calls of one turn run at once when the run's input does not say (runs started before the setting). */
+const DEFAULT_MAX_PARALLEL_TOOLS = 8;
 
 // A regular activity, not a local one: a local activity's marker between two patch markers of one
 // workflow task made a restarted worker fail replay with a non-determinism error.
@@ -148,6 +153,11 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
   let waiting: { reason: string; until: string } | undefined;
   const decisions = new Map<string, ApprovalDecision>();
   let updatedAt = nowIso();
+  const maxParallelTools = input.maxParallelTools ?? DEFAULT_MAX_PARALLEL_TOOLS;
+  /** Tool executions (activities, sub-agents) in flight in this turn; at most maxParallelTools. */
+  let toolsRunning = 0;
+  /** Steps and tokens promised to sub-agents still running, so siblings of one turn cannot overspend. */
+  const reserved = { steps: 0, tokens: 0 };
 
   const snapshot = (status: RunStatusName, extra: Partial<RunStatus> = {}): RunStatus => ({
     runId,
@@ -269,11 +279,22 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
       return { status: 'completed', result, snapshot: snapshot('completed', { result }) };
     }
 
-    for (const [index, call] of reply.toolCalls.entries()) {
-      const observation = await runToolCall(call, `${step}-${index}`);
-      messages.push({ role: 'tool', toolCallId: call.id, content: truncate(observation, OBSERVATION_MAX_CHARS) });
-      touch();
+    // patched() only for a turn of several calls, so histories of one-call turns carry no marker.
+    const calls = reply.toolCalls;
+    const concurrent = calls.length > 1 && patched(PATCHES.parallelTools);
+    const observations: string[] = [];
+    if (concurrent) {
+      // Each call is its own observation (failures and refusals included); only cancellation throws,
+      // and then the run's cancellation reaches every call still in flight.
+      observations.push(...(await Promise.all(calls.map((call, index) => runToolCall(call, `${step}-${index}`)))));
+    } else {
+      for (const [index, call] of calls.entries()) observations.push(await runToolCall(call, `${step}-${index}`));
     }
+    // The model reads the observations in the order it asked for the calls.
+    for (const [index, call] of calls.entries()) {
+      messages.push({ role: 'tool', toolCallId: call.id, content: truncate(observations[index] ?? '', OBSERVATION_MAX_CHARS) });
+    }
+    touch();
     messages = compactTranscript(messages);
   }
   return fail(
@@ -300,9 +321,11 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     const idempotencyKey = `${runId}/${callId}`;
     let outcome: ToolCallOutcome;
     try {
-      outcome = WORKSPACE_TOOL_NAMES.includes(call.name)
-        ? await workspaceTool({ tool: call.name, args, idempotencyKey })
-        : await callMcpTool({ name: call.name, args, idempotencyKey });
+      outcome = await withToolSlot(() =>
+        WORKSPACE_TOOL_NAMES.includes(call.name)
+          ? workspaceTool({ tool: call.name, args, idempotencyKey })
+          : callMcpTool({ name: call.name, args, idempotencyKey }),
+      );
     } catch (err) {
       if (isCancellation(err)) throw err;
       return observe(call.name, args, false, `Error: ${call.name} failed: ${describeFailure(err)}`);
@@ -328,7 +351,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     usage.toolCalls += 1;
     let response: HttpToolResult;
     try {
-      response = await httpRequest({ args, idempotencyKey: `${runId}/${callId}` });
+      response = await withToolSlot(() => httpRequest({ args, idempotencyKey: `${runId}/${callId}` }));
     } catch (err) {
       if (isCancellation(err)) throw err;
       return observe(call.name, args, false, `Error: ${call.name} failed: ${describeFailure(err)}`);
@@ -351,13 +374,14 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     const room = deadlineMs - nowMs() - 60_000;
     if (room < 1_000) return observe(call.name, parsed.args, false, 'Not waited: the run has less than a minute of its time budget left.');
     const ms = Math.min(seconds * 1000, room);
-    waiting = { reason: why, until: new Date(nowMs() + ms).toISOString() };
+    const mine = { reason: why, until: new Date(nowMs() + ms).toISOString() };
+    waiting = mine;
     touch();
     let woken: boolean;
     try {
       woken = await condition(() => inbox.length > 0, ms);
     } finally {
-      waiting = undefined;
+      if (waiting === mine) waiting = undefined; // a wait of the same turn may have taken its place
       touch();
     }
     const capped = ms < seconds * 1000 ? ` (cut to ${Math.round(ms / 1000)} s by the run's deadline)` : '';
@@ -389,21 +413,41 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     let childMaxSteps = typeof maxSteps === 'number' ? maxSteps : 10;
     let childMaxTokens: number | undefined;
     if (budgeted) {
-      const stepsLeft = input.maxSteps - step;
+      // What sibling sub-agents of this turn were promised is not left to give.
+      const stepsLeft = input.maxSteps - step - reserved.steps;
       if (stepsLeft < 1) return observe(call.name, parsed.args, false, 'Not delegated: this run has no model turns (maxSteps) left to give a sub-agent.');
       childMaxSteps = Math.min(childMaxSteps, stepsLeft);
       if (input.maxTokens !== undefined) {
-        childMaxTokens = input.maxTokens - usage.inputTokens - usage.outputTokens;
+        childMaxTokens = input.maxTokens - usage.inputTokens - usage.outputTokens - reserved.tokens;
         if (childMaxTokens < 1) return observe(call.name, parsed.args, false, 'Not delegated: this run has no tokens (maxTokens) left to give a sub-agent.');
       }
     }
-    const refusal = await gate(callId, call.name, parsed.args, `delegate: ${task.slice(0, 200)}`, false);
-    if (refusal) return observe(call.name, parsed.args, false, refusal);
+    const promised = { steps: budgeted ? childMaxSteps : 0, tokens: childMaxTokens ?? 0 };
+    reserved.steps += promised.steps;
+    reserved.tokens += promised.tokens;
+    try {
+      return await runSubAgent(call, callId, { args: parsed.args, task, tools }, { maxSteps: childMaxSteps, maxTokens: childMaxTokens, budgeted });
+    } finally {
+      reserved.steps -= promised.steps;
+      reserved.tokens -= promised.tokens;
+    }
+  }
+
+  /** A checked delegate call, from its approval to the sub-agent's answer. */
+  async function runSubAgent(
+    call: ToolCallRequest,
+    callId: string,
+    request: { args: Record<string, unknown>; task: string; tools: string[] | undefined },
+    budget: { maxSteps: number; maxTokens: number | undefined; budgeted: boolean },
+  ): Promise<string> {
+    const { args, task, tools } = request;
+    const refusal = await gate(callId, call.name, args, `delegate: ${task.slice(0, 200)}`, false);
+    if (refusal) return observe(call.name, args, false, refusal);
     const remainingSeconds = Math.floor((deadlineMs - nowMs()) / 1000);
-    if (remainingSeconds < 60) return observe(call.name, parsed.args, false, 'Not delegated: the run has less than a minute of its time budget left.');
+    if (remainingSeconds < 60) return observe(call.name, args, false, 'Not delegated: the run has less than a minute of its time budget left.');
 
     // A sub-agent gets at most the tools this run has.
-    const childTools = tools === undefined ? input.tools : (tools).filter((t) => toolAllowed(t, input.tools));
+    const childTools = tools === undefined ? input.tools : tools.filter((t) => toolAllowed(t, input.tools));
     const childId = `${runId}.sub-${callId}`;
     const startedAt = nowIso();
     const childInput: AgentRunInput = {
@@ -411,39 +455,42 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
       model: input.model,
       tools: childTools,
       approval: input.approval,
-      maxSteps: childMaxSteps,
-      ...(childMaxTokens !== undefined ? { maxTokens: childMaxTokens } : {}),
+      maxSteps: budget.maxSteps,
+      ...(budget.maxTokens !== undefined ? { maxTokens: budget.maxTokens } : {}),
       timeoutSeconds: remainingSeconds,
       approvalTimeoutSeconds: input.approvalTimeoutSeconds,
       startedAt,
       depth: depth + 1,
       parentRunId: runId,
       ...(input.owner ? { owner: input.owner } : {}),
+      ...(input.maxParallelTools !== undefined ? { maxParallelTools: input.maxParallelTools } : {}),
     };
     const child: ChildRun = { runId: childId, task: task.slice(0, 200), status: 'running' };
     children.push(child);
     usage.toolCalls += 1;
     touch();
     try {
-      const handle = await startChild(agentWorkflow, {
-        workflowId: childId,
-        args: [childInput],
-        memo: {
-          task: task.slice(0, 500),
-          startedAt,
-          maxSteps: childInput.maxSteps,
-          agentStatus: 'running',
-          parentRunId: runId,
-          ...(input.owner ? { owner: input.owner } : {}),
-        },
-        workflowExecutionTimeout: `${remainingSeconds} seconds`,
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      const outcome = await withToolSlot(async () => {
+        const handle = await startChild(agentWorkflow, {
+          workflowId: childId,
+          args: [childInput],
+          memo: {
+            task: task.slice(0, 500),
+            startedAt,
+            maxSteps: childInput.maxSteps,
+            agentStatus: 'running',
+            parentRunId: runId,
+            ...(input.owner ? { owner: input.owner } : {}),
+          },
+          workflowExecutionTimeout: `${remainingSeconds} seconds`,
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        });
+        return handle.result();
       });
-      const outcome = await handle.result();
       child.status = outcome.status;
-      if (budgeted) spentBySubAgent(outcome.snapshot);
+      if (budget.budgeted) spentBySubAgent(outcome.snapshot);
       touch();
-      return observe(call.name, parsed.args, true, `Sub-agent ${childId} finished. Its answer:\n${outcome.result ?? ''}`);
+      return observe(call.name, args, true, `Sub-agent ${childId} finished. Its answer:\n${outcome.result ?? ''}`);
     } catch (err) {
       const cancelledHere = CancellationScope.current().consideredCancelled;
       if (isCancellation(err) && cancelledHere) {
@@ -451,9 +498,9 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
         throw err; // this run is being cancelled; the sub-agent is cancelled with it
       }
       child.status = isCancellation(err) ? 'cancelled' : 'failed';
-      if (budgeted) spentBySubAgent(failureSnapshot(err));
+      if (budget.budgeted) spentBySubAgent(failureSnapshot(err));
       touch();
-      return observe(call.name, parsed.args, false, `Error: sub-agent ${childId} did not finish: ${describeFailure(err)}`);
+      return observe(call.name, args, false, `Error: sub-agent ${childId} did not finish: ${describeFailure(err)}`);
     }
   }
 
@@ -503,12 +550,25 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     } finally {
       pending.delete(approvalId);
       touch();
-      setVisibleStatus('running');
+      // Other calls of the turn may still wait for their own decisions.
+      setVisibleStatus(pending.size > 0 ? 'waiting_for_approval' : 'running');
     }
     const decision = decisions.get(approvalId);
     decisions.delete(approvalId);
     if (decision) decided[approvalId] = decision.decision;
     return decision;
+  }
+
+  /** Runs one tool execution once fewer than maxParallelTools are in flight. */
+  async function withToolSlot<T>(execute: () => Promise<T>): Promise<T> {
+    // Several waiters can wake on one freed slot; each checks again before taking it.
+    while (toolsRunning >= maxParallelTools) await condition(() => toolsRunning < maxParallelTools);
+    toolsRunning += 1;
+    try {
+      return await execute();
+    } finally {
+      toolsRunning -= 1;
+    }
   }
 
   function observe(tool: string, args: unknown, ok: boolean, text: string): string {

@@ -2,7 +2,9 @@
  * An HTTP sink that records every request and answers 200 JSON {ok:true,n}. A path starting with
  * `/slow` is recorded on arrival but answered only after 4 s, so a test can kill the caller between
  * the effect and the reply; `/big` answers with 5 MB; `/fail503` always answers 503;
- * `/redirect?to=<url>[&status=307]` answers that redirect (302 by default).
+ * `/redirect?to=<url>[&status=307]` answers that redirect (302 by default). Any path with
+ * `?delayMs=<n>` is answered after n ms; `maxInFlight(prefix)` tells how many requests under a
+ * path prefix were open at once, so a test can tell calls that overlapped from calls in a row.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +20,8 @@ export interface SinkServer {
   url: string;
   requests(): SinkRequest[];
   idempotencyKeys(): string[];
+  /** The most requests whose path starts with `prefix` that were open (arrived, not yet answered) at once. */
+  maxInFlight(prefix: string): number;
   close(): Promise<void>;
 }
 
@@ -25,7 +29,13 @@ export async function startSinkServer(opts: { host?: string } = {}): Promise<Sin
   const host = opts.host ?? '127.0.0.1';
   const recorded: SinkRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();
+  /** Open requests by path, and the high-water mark per path: maxInFlight sums them by prefix. */
+  const open: string[] = [];
+  const peaks = new Map<string, number>();
   const server = http.createServer((req, res) => {
+    const path = req.url ?? '';
+    open.push(path);
+    res.once('close', () => open.splice(open.indexOf(path), 1));
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -58,7 +68,15 @@ export async function startSinkServer(opts: { host?: string } = {}): Promise<Sin
         res.end('upstream unavailable');
         return;
       }
-      if ((req.url ?? '').startsWith('/slow')) setTimeout(reply, 4_000);
+      // Every open request's path records how many were open with it under each of its prefixes.
+      for (let cut = 1; cut <= path.length; cut++) {
+        const prefix = path.slice(0, cut);
+        const count = open.filter((p) => p.startsWith(prefix)).length;
+        if (count > (peaks.get(prefix) ?? 0)) peaks.set(prefix, count);
+      }
+      const delayMs = Number(new URL(path, 'http://sink').searchParams.get('delayMs') ?? 0);
+      if (path.startsWith('/slow')) setTimeout(reply, 4_000);
+      else if (delayMs > 0) setTimeout(reply, delayMs);
       else reply();
     });
   });
@@ -79,6 +97,7 @@ export async function startSinkServer(opts: { host?: string } = {}): Promise<Sin
         .map((r) => r.headers['idempotency-key'])
         .filter((k): k is string | string[] => k !== undefined)
         .map((k) => (Array.isArray(k) ? k.join(',') : k)),
+    maxInFlight: (prefix) => peaks.get(prefix) ?? 0,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
