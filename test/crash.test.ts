@@ -245,6 +245,27 @@ describe('crash matrix (SIGKILL real processes)', { timeout: 15 * 60_000 }, () =
     assert.equal(turns('c7', 0), 1, 'the model was not asked again for the turn');
   });
 
+  it('8. worker killed during a slow read (a local activity): the read runs again, nothing before it repeats', async () => {
+    model.script('c8', [
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url: `${sink.url}/c8/write`, body: 'w' } }] },
+      { toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/slow-c8-read` } }] },
+      { content: 'read after the crash' },
+    ]);
+    for (const w of [...workers]) await kill(w);
+    const worker = startWorker();
+    const runId = await start({ task: 'c8 [script:c8]', approval: 'none' });
+    await waitFor('the slow read to reach the sink', () => sink.requests().some((r) => r.path === '/slow-c8-read'));
+    await kill(worker);
+    startWorker();
+    const final = await result(runId);
+    assert.equal(final.status, 'completed', JSON.stringify(final));
+    assert.equal(final.result, 'read after the crash');
+    assert.equal(sink.requests().filter((r) => r.path === '/c8/write').length, 1, 'the write before the read is not repeated');
+    assert.equal(turns('c8', 0), 1, 'the first model call is not resent');
+    assert.equal(turns('c8', 1), 1, 'the model call that asked for the read is not resent');
+    assert.ok(sink.requests().filter((r) => r.path === '/slow-c8-read').length >= 1);
+  });
+
   it('5. dev server killed and restarted on the same SQLite file: the run resumes and completes', async () => {
     model.script('c5', [{ toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/c5` } }] }, { delayMs: 4_000, then: { content: 'survived the server' } }]);
     if (workers.size === 0) startWorker();

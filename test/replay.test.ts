@@ -76,11 +76,24 @@ describe('replay of recorded histories against the current workflow code', () =>
       assert.equal(patchIds(label, file).includes(PATCHES.delegateBudget), file === 'delegate.json', `${label}/${file}`);
     }
     assert.ok(!patchIds('v3', 'dressed-write.json').includes(PATCHES.dressedWrites), 'v3/dressed-write ran before the patch');
+    assert.ok(!patchIds('v3', 'delegate.json').includes(PATCHES.delegateBudget), 'v3/delegate ran before the patch');
     // parallel-tools is decided only for a turn of several calls.
     assert.ok(patchIds('v5', 'parallel-turn.json').includes(PATCHES.parallelTools), 'v5/parallel-turn ran its turn in parallel');
     assert.ok(!patchIds('v5', 'happy-path.json').includes(PATCHES.parallelTools), 'one-call turns record no marker');
     assert.ok(!patchIds('v4', 'toolbox-1.json').includes(PATCHES.parallelTools), 'v4/toolbox ran its two-call turn in a row');
-    assert.ok(!patchIds('v3', 'delegate.json').includes(PATCHES.delegateBudget), 'v3/delegate ran before the patch');
+  });
+
+  it('reads ran as regular activities before v6 and as local activities since: both replay', () => {
+    const localReads = (label: string, file: string): string[] =>
+      load(path.join(historiesDir, label, file))
+        .events.filter((e) => e.eventType === 'EVENT_TYPE_MARKER_RECORDED')
+        .map((e) => e.markerRecordedEventAttributes as { markerName: string; details: Record<string, { payloads: Array<{ data: string }> }> })
+        .filter((m) => m.markerName === 'core_local_activity')
+        .map((m) => (JSON.parse(Buffer.from(m.details.data!.payloads[0]!.data, 'base64').toString('utf8')) as { activity_type: string }).activity_type);
+    assert.deepEqual(localReads('v5', 'happy-path.json'), []);
+    assert.deepEqual(localReads('v6', 'happy-path.json'), ['readHttp'], 'the GET ran inside the workflow task');
+    assert.deepEqual(localReads('v6', 'approved-write.json'), [], 'writes stay regular activities');
+    assert.deepEqual(localReads('v6', 'toolbox-1.json'), ['readWorkspace'], 'workspace_read ran locally; the write and the MCP call did not');
   });
 
   it('a history that does not match the code fails replay (the test can fail)', async () => {
@@ -103,6 +116,8 @@ describe('replay of recorded histories against the current workflow code', () =>
     { guard: 'patched(PATCHES.delegateBudget)', without: 'true', history: ['v3', 'delegate.json'] },
     // A turn of a read and an approved MCP call that ran one after the other.
     { guard: 'patched(PATCHES.parallelTools)', without: 'true', history: ['v4', 'toolbox-1.json'] },
+    // A GET run as a regular activity, by a run whose input did not ask for local reads.
+    { guard: 'input.localReads === true', without: 'true', history: ['v5', 'happy-path.json'] },
   ] as const;
   for (const { guard, without, history: recorded } of unguarded) {
     it(`the change behind ${guard} without its guard would break runs recorded before it (${recorded.join('/')})`, async () => {

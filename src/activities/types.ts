@@ -35,6 +35,15 @@ export interface HttpToolResult {
   body: string;
 }
 
+/**
+ * What a read run as a local activity returns: its result and what it was asked. A local
+ * activity's marker in history records the result but not the input, and get_run_history shows both.
+ */
+export interface ReadOutcome<Input, Result> {
+  input: Input;
+  result: Result;
+}
+
 export interface AgentActivities {
   callModel(input: ModelCallInput): Promise<ModelCallResult>;
   httpRequest(input: HttpRequestInput): Promise<HttpToolResult>;
@@ -42,4 +51,8 @@ export interface AgentActivities {
   describeToolbox(): Promise<Toolbox>;
   callMcpTool(input: McpToolCallInput): Promise<ToolCallOutcome>;
   workspaceTool(input: WorkspaceToolInput): Promise<ToolCallOutcome>;
+  // Reads (GET/HEAD, workspace reads, read-only MCP tools): the same calls, run as local activities.
+  readHttp(input: HttpRequestInput): Promise<ReadOutcome<HttpRequestInput, HttpToolResult>>;
+  readMcpTool(input: McpToolCallInput): Promise<ReadOutcome<McpToolCallInput, ToolCallOutcome>>;
+  readWorkspace(input: WorkspaceToolInput): Promise<ReadOutcome<WorkspaceToolInput, ToolCallOutcome>>;
 }

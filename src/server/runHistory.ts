@@ -5,7 +5,7 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time.js';
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import type { HttpToolResult, ModelCallResult } from '../activities/types.js';
+import type { HttpToolResult, ModelCallResult, ReadOutcome } from '../activities/types.js';
 import type { ApprovalDecision, HistoryEntry, HistoryEntryKind } from '../shared/contract.js';
 import type { ToolCallOutcome } from '../shared/toolbox.js';
 import { redactText } from './redact.js';
@@ -90,6 +90,15 @@ function timelineOf(events: HistoryEvent[], execution: number): HistoryEntry[] {
         if (s) add(event, { kind: 'error', summary: `${label(s)} failed after ${s.attempt} attempt(s): ${cut(why)}`, attempts: s.attempt, durationMs: at - s.at, error: cut(why) });
         break;
       }
+      case EventType.EVENT_TYPE_MARKER_RECORDED: {
+        const read = localRead(event);
+        if (read?.outcome) add(event, completedEntry(read.scheduled, read.outcome.result, read.durationMs));
+        else if (read) {
+          const why = failureText(event.markerRecordedEventAttributes?.failure);
+          add(event, { kind: 'error', summary: `${label(read.scheduled)} failed after ${read.scheduled.attempt} attempt(s): ${cut(why)}`, attempts: read.scheduled.attempt, durationMs: read.durationMs, error: cut(why) });
+        }
+        break;
+      }
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: {
         const attrs = event.workflowExecutionSignaledEventAttributes;
         const by = attrs?.identity ?? undefined;
@@ -143,6 +152,41 @@ function timelineOf(events: HistoryEvent[], execution: number): HistoryEntry[] {
     }
   }
   return out;
+}
+
+/** The regular activity each local read stands for, so a read shows as the same tool call. */
+const LOCAL_READS: Record<string, string> = { readHttp: 'httpRequest', readMcpTool: 'callMcpTool', readWorkspace: 'workspaceTool' };
+
+/**
+ * A read run as a local activity: its marker holds the attempt, times and the result, which carries
+ * the read's input (ReadOutcome). Other markers (patches) are not steps.
+ */
+function localRead(event: HistoryEvent): { scheduled: Scheduled; outcome?: ReadOutcome<unknown, unknown>; durationMs: number } | undefined {
+  const attrs = event.markerRecordedEventAttributes;
+  if (attrs?.markerName !== 'core_local_activity') return undefined;
+  const data = first(attrs.details?.data?.payloads) as LocalActivityMarkerData | undefined;
+  const type = data?.activity_type ? LOCAL_READS[data.activity_type] : undefined;
+  if (!data || !type) return undefined;
+  const outcome = first(attrs.details?.result?.payloads) as ReadOutcome<unknown, unknown> | undefined;
+  const started = seconds(data.original_schedule_time);
+  const ended = seconds(data.complete_time) ?? tsToMs(event.eventTime);
+  return {
+    scheduled: { type, input: outcome?.input, at: started ?? ended, attempt: data.attempt ?? 1 },
+    ...(outcome ? { outcome } : {}),
+    durationMs: Math.max(0, ended - (started ?? ended)),
+  };
+}
+
+/** The part of core's local-activity marker read here (snake_case, as core writes it). */
+interface LocalActivityMarkerData {
+  activity_type?: string;
+  attempt?: number;
+  complete_time?: { seconds?: number; nanos?: number } | null;
+  original_schedule_time?: { seconds?: number; nanos?: number } | null;
+}
+
+function seconds(time: { seconds?: number; nanos?: number } | null | undefined): number | undefined {
+  return time?.seconds === undefined ? undefined : time.seconds * 1000 + Math.floor((time.nanos ?? 0) / 1e6);
 }
 
 function completedEntry(s: Scheduled, result: unknown, durationMs: number): Omit<HistoryEntry, 'at' | 'execution'> {

@@ -218,6 +218,7 @@ export class RunService {
       startedAt,
       owner: caller.principal,
       maxParallelTools: this.config.maxParallelTools,
+      localReads: true,
     };
     const key = params.idempotencyKey;
     const runId = key ? runIdForKey(caller.principal, key) : `run-${randomUUID()}`;

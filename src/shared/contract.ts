@@ -88,6 +88,11 @@ export interface AgentRunInput {
   owner?: string;
   /** Tool calls of one model turn executed at once (absent on older runs: the default, 8). */
   maxParallelTools?: number;
+  /**
+   * Reads (GET/HEAD, workspace reads, read-only MCP tools) run as local activities. Absent on runs
+   * started before, which replay with the regular activities they recorded.
+   */
+  localReads?: boolean;
 }
 
 /** Chat messages as they travel between the workflow and the model activity. */

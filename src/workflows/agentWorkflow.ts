@@ -12,12 +12,13 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertMemo,
   workflowInfo,
   allHandlersFinished,
 } from '@temporalio/workflow';
-import type { AgentActivities, HttpToolResult } from '../activities/types.js';
+import type { AgentActivities, HttpRequestInput, HttpToolResult } from '../activities/types.js';
 import {
   AGENT_TOOLS,
   DELEGATE_MAX_STEPS,
@@ -114,6 +115,43 @@ const { workspaceTool } = proxyActivities<AgentActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 4 },
 });
 
+// Reads run as local activities, inside the workflow task that asked for them: no trip through the
+// server's task queues per read (see BENCHMARKS.md). A read has no side effect, so one cut off by a
+// worker crash simply runs again; writes stay regular activities, recorded once done.
+const { readHttp } = proxyLocalActivities<AgentActivities>({
+  startToCloseTimeout: '45 seconds',
+  scheduleToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 4 },
+});
+
+const { readMcpTool } = proxyLocalActivities<AgentActivities>({
+  startToCloseTimeout: '5 minutes',
+  scheduleToCloseTimeout: '15 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 4 },
+});
+
+const { readWorkspace } = proxyLocalActivities<AgentActivities>({
+  startToCloseTimeout: '60 seconds',
+  scheduleToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 4 },
+});
+
+/** A workspace or MCP tool call; a read runs as a local activity when the run says so. */
+async function toolboxCall(tool: string, args: Record<string, unknown>, idempotencyKey: string, asLocalRead: boolean): Promise<ToolCallOutcome> {
+  const workspace = WORKSPACE_TOOL_NAMES.includes(tool);
+  if (asLocalRead) {
+    return workspace
+      ? (await readWorkspace({ tool, args, idempotencyKey })).result
+      : (await readMcpTool({ name: tool, args, idempotencyKey })).result;
+  }
+  return workspace ? workspaceTool({ tool, args, idempotencyKey }) : callMcpTool({ name: tool, args, idempotencyKey });
+}
+
+/** An http_request; a read runs as a local activity when the run says so. */
+async function httpCall(request: HttpRequestInput, asLocalRead: boolean): Promise<HttpToolResult> {
+  return asLocalRead ? (await readHttp(request)).result : httpRequest(request);
+}
+
 /** State carried across continue-as-new so the run looks like one run to callers. */
 export interface CarriedState {
   step: number;
@@ -158,6 +196,8 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
   let toolsRunning = 0;
   /** Steps and tokens promised to sub-agents still running, so siblings of one turn cannot overspend. */
   const reserved = { steps: 0, tokens: 0 };
+  /** Runs started before local reads replay with the regular activities they recorded. */
+  const readsAreLocal = input.localReads === true;
 
   const snapshot = (status: RunStatusName, extra: Partial<RunStatus> = {}): RunStatus => ({
     runId,
@@ -321,11 +361,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     const idempotencyKey = `${runId}/${callId}`;
     let outcome: ToolCallOutcome;
     try {
-      outcome = await withToolSlot(() =>
-        WORKSPACE_TOOL_NAMES.includes(call.name)
-          ? workspaceTool({ tool: call.name, args, idempotencyKey })
-          : callMcpTool({ name: call.name, args, idempotencyKey }),
-      );
+      outcome = await withToolSlot(() => toolboxCall(call.name, args, idempotencyKey, entry.readOnly && readsAreLocal));
     } catch (err) {
       if (isCancellation(err)) throw err;
       return observe(call.name, args, false, `Error: ${call.name} failed: ${describeFailure(err)}`);
@@ -351,7 +387,8 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     usage.toolCalls += 1;
     let response: HttpToolResult;
     try {
-      response = await withToolSlot(() => httpRequest({ args, idempotencyKey: `${runId}/${callId}` }));
+      const request = { args, idempotencyKey: `${runId}/${callId}` };
+      response = await withToolSlot(() => httpCall(request, !isWrite && readsAreLocal));
     } catch (err) {
       if (isCancellation(err)) throw err;
       return observe(call.name, args, false, `Error: ${call.name} failed: ${describeFailure(err)}`);
@@ -464,6 +501,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
       parentRunId: runId,
       ...(input.owner ? { owner: input.owner } : {}),
       ...(input.maxParallelTools !== undefined ? { maxParallelTools: input.maxParallelTools } : {}),
+      ...(input.localReads ? { localReads: true } : {}),
     };
     const child: ChildRun = { runId: childId, task: task.slice(0, 200), status: 'running' };
     children.push(child);

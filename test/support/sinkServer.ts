@@ -4,7 +4,8 @@
  * the effect and the reply; `/big` answers with 5 MB; `/fail503` always answers 503;
  * `/redirect?to=<url>[&status=307]` answers that redirect (302 by default). Any path with
  * `?delayMs=<n>` is answered after n ms; `maxInFlight(prefix)` tells how many requests under a
- * path prefix were open at once, so a test can tell calls that overlapped from calls in a row.
+ * path prefix were open at once, so a test can tell calls that overlapped from calls in a row, and
+ * `abandoned(prefix)` how many the caller gave up on before the answer.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +23,8 @@ export interface SinkServer {
   idempotencyKeys(): string[];
   /** The most requests whose path starts with `prefix` that were open (arrived, not yet answered) at once. */
   maxInFlight(prefix: string): number;
+  /** Requests under `prefix` whose caller hung up before the answer (a cancelled call). */
+  abandoned(prefix: string): number;
   close(): Promise<void>;
 }
 
@@ -32,10 +35,14 @@ export async function startSinkServer(opts: { host?: string } = {}): Promise<Sin
   /** Open requests by path, and the high-water mark per path: maxInFlight sums them by prefix. */
   const open: string[] = [];
   const peaks = new Map<string, number>();
+  const hungUp: string[] = [];
   const server = http.createServer((req, res) => {
     const path = req.url ?? '';
     open.push(path);
-    res.once('close', () => open.splice(open.indexOf(path), 1));
+    res.once('close', () => {
+      open.splice(open.indexOf(path), 1);
+      if (!res.writableEnded) hungUp.push(path);
+    });
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -98,6 +105,7 @@ export async function startSinkServer(opts: { host?: string } = {}): Promise<Sin
         .filter((k): k is string | string[] => k !== undefined)
         .map((k) => (Array.isArray(k) ? k.join(',') : k)),
     maxInFlight: (prefix) => peaks.get(prefix) ?? 0,
+    abandoned: (prefix) => hungUp.filter((p) => p.startsWith(prefix)).length,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
