@@ -49,6 +49,8 @@ export async function startWorker(config: Config, temporal: TemporalHandle): Pro
     // A dead worker's sticky queue is abandoned quickly so another worker takes over.
     stickyQueueScheduleToStartTimeout: '3 seconds',
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
+    // Reads run as local activities (see agentWorkflow.ts): the same bound applies to them.
+    maxConcurrentLocalActivityExecutions: config.maxConcurrentActivities,
     ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
     shutdownGraceTime: '5 seconds',
   });
