@@ -7,10 +7,12 @@ import path from 'node:path';
 import { repoRoot } from '../test/support/mcpStdio.js';
 import { measureColdStart } from './coldStart.js';
 import { measureDurabilityTax } from './durabilityTax.js';
+import { measureFanOut } from './fanOut.js';
 import { measureFirstAnswer, OPENINGS } from './firstAnswer.js';
 import { measureFloor } from './floor.js';
 import { runLoad } from './load.js';
 import { measureParked } from './parked.js';
+import { measureRealisticTurn } from './realisticTurn.js';
 import { measureRecovery } from './recovery.js';
 import { measureThroughput } from './throughput.js';
 import { measureToolLatency } from './toolLatency.js';
@@ -126,6 +128,32 @@ const FIGURES: Record<string, (stack: Stack) => Promise<{ result: unknown; rows:
       ),
     };
   },
+  async turn(stack) {
+    const r = await measureRealisticTurn(stack);
+    const title = `8 realistic turn (${r.turns} turns of ${r.callsPerTurn} x ${r.callMs} ms calls, think ${r.thinkMs} ms${parallelNote(r.maxParallelTools)})`;
+    return {
+      result: r,
+      rows: [
+        [title, 'durable run via MCP + worker', latency(r.durableMs), ''],
+        [title, 'in-process loop, calls of a turn at once', latency(r.plainMs), ''],
+        [title, 'the waits alone (think + one call per turn)', ms(r.idealMs), ''],
+        [title, 'ratio (p50)', `${r.ratio.toFixed(2)}x`, verdict(r.ratio <= 1.1, '<= 1.10')],
+        [title, 'overhead per turn (p50)', ms(r.overheadPerTurnMs), ''],
+      ],
+    };
+  },
+  async fanout(stack) {
+    const r = await measureFanOut(stack);
+    const title = `9 fan-out (${r.calls} x ${r.callMs} ms calls in one turn${parallelNote(r.maxParallelTools)})`;
+    return {
+      result: r,
+      rows: [
+        [title, 'durable turn (model reply -> next model request)', latency(r.durableTurnMs), verdict(r.durableTurnMs.p50 <= 700, 'p50 <= 700 ms')],
+        [title, 'in-process loop, same window', latency(r.plainTurnMs), ''],
+        [title, 'durable: first call scheduled -> last completed', latency(r.durableToolSpanMs), ''],
+      ],
+    };
+  },
   async load(stack) {
     const r = await runLoad(stack);
     const title = `load, ${r.clients} HTTP clients`;
@@ -142,6 +170,11 @@ const FIGURES: Record<string, (stack: Stack) => Promise<{ result: unknown; rows:
 
 function verdict(met: boolean, goal: string): string {
   return `${goal} ${met ? 'met' : 'MISSED'}`;
+}
+
+/** Figures 8 and 9 name a durable side that was not left at the default (DURABLE_AGENT_MAX_PARALLEL_TOOLS). */
+function parallelNote(maxParallelTools: string | undefined): string {
+  return maxParallelTools === undefined ? '' : `, durable side --max-parallel-tools ${maxParallelTools}`;
 }
 
 const onlyArg = process.argv.indexOf('--only');
