@@ -86,6 +86,11 @@ export interface AgentRunInput {
   parentRunId?: string;
   /** The principal that started the run (absent on runs started before principals existed). */
   owner?: string;
+  /**
+   * Set when the server found the DurableAgent* search attributes registered (src/shared/searchAttributes.ts):
+   * the run then upserts its status there and gives its sub-agents theirs. Absent on older runs.
+   */
+  searchAttributes?: true;
 }
 
 /** Chat messages as they travel between the workflow and the model activity. */
