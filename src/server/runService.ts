@@ -13,6 +13,7 @@ import {
 import { ApplicationFailure, TerminatedFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
 import type { TemporalHandle } from '../temporal/connect.js';
+import { hasRunSearchAttributes } from '../temporal/searchAttributes.js';
 import {
   type ApprovalLookup,
   WORKFLOW_TYPE,
@@ -23,17 +24,19 @@ import {
   type RunSummary,
 } from '../shared/contract.js';
 import { approvalQuery, decideSignal, messageSignal, statusQuery } from '../shared/runMessages.js';
+import { newRunSearchAttributes } from '../shared/searchAttributes.js';
 import { AGENT_TOOL_NAMES } from '../shared/agentTools.js';
 import { isMcpToolName, WORKSPACE_TOOL_NAMES } from '../shared/toolbox.js';
 import type { RunOutcome } from '../workflows/agentWorkflow.js';
-import { differingParameters, fingerprint, runIdForKey, type ParameterFingerprints } from './idempotency.js';
-import { localPrincipal, type Caller } from './principal.js';
+import { differingParameters, fingerprint, runIdForKey } from './idempotency.js';
+import type { Caller } from './principal.js';
 import { redactHistoryEntry, redactStatus } from './redact.js';
 import { runTimeline, type HistoryEntry } from './runHistory.js';
+import { RunList, type ListParams, type RunPage } from './runList.js';
+import { CLOSED_STATUS, ownerOf, type RunMemo } from './runRecord.js';
 import { UnknownRunError, UserError } from './toolResult.js';
 
 const QUERY_DEADLINE_MS = 3_000;
-const LIST_SCAN_LIMIT = 5_000;
 const MEMO_TASK_CHARS = 500;
 /** get_run_result and cancel_run long-poll for the close in slices this long (progress, shutdown). */
 const WAIT_SLICE_MS = 2_000;
@@ -76,47 +79,8 @@ export type DecideOutcome =
   | { kind: 'closed'; status: RunStatusName }
   | { kind: 'unknown'; pendingIds: string[] };
 
-
-interface RunMemo {
-  task?: string;
-  startedAt?: string;
-  maxSteps?: number;
-  agentStatus?: 'running' | 'waiting_for_approval';
-  pendingApprovalIds?: string[];
-  startNonce?: string;
-  /** The step the run is on; written by the workflow since patch `step-in-memo`. */
-  agentStep?: number;
-  parentRunId?: string;
-  /** The principal that started the run; absent on runs from before principals (the local one's). */
-  owner?: string;
-  /** Set when the run was started with an idempotencyKey: what a repeated key must match. */
-  params?: ParameterFingerprints;
-}
-
-/** Whose run it is: runs from before principals existed belong to the local principal. */
-function ownerOf(record: { owner?: string } | undefined): string {
-  return record?.owner ?? localPrincipal();
-}
-
 /** How many per-caller Temporal clients (they only differ in the identity history records) are kept. */
 const CALLER_CLIENTS_MAX = 100;
-
-const CLOSED_STATUS: Record<string, RunStatusName> = {
-  COMPLETED: 'completed',
-  FAILED: 'failed',
-  TERMINATED: 'failed',
-  CANCELLED: 'cancelled',
-  TIMED_OUT: 'timed_out',
-};
-
-const STATUS_FILTER: Record<RunStatusName, string> = {
-  running: "ExecutionStatus = 'Running'",
-  waiting_for_approval: "ExecutionStatus = 'Running'",
-  completed: "ExecutionStatus = 'Completed'",
-  failed: "(ExecutionStatus = 'Failed' OR ExecutionStatus = 'Terminated')",
-  cancelled: "ExecutionStatus = 'Canceled'",
-  timed_out: "ExecutionStatus = 'TimedOut'",
-};
 
 export class RunService {
   private temporalHandle: TemporalHandle | undefined;
@@ -134,6 +98,8 @@ export class RunService {
   private readonly callerClients = new Map<string, WorkflowClient>();
   /** The namespace's retention: how long a closed run stays readable (asked once). */
   private retention: Promise<number> | undefined;
+  /** list_runs, and whether runs carry the search attributes it filters on (asked once, at connection). */
+  private listing: RunList | undefined;
 
   /** `connect` is called lazily and again after a failure, so a Temporal outage never kills the server. */
   /**
@@ -154,6 +120,17 @@ export class RunService {
   private get openRunQueries(): WorkflowClient {
     if (!this.openRunClient) throw new Error('not connected to Temporal');
     return this.openRunClient;
+  }
+
+  private get runList(): RunList {
+    if (!this.listing) throw new Error('not connected to Temporal');
+    return this.listing;
+  }
+
+  /** Whether runs get the DurableAgent* search attributes and list_runs filters on them (false: it scans). */
+  async usesSearchAttributes(): Promise<boolean> {
+    await this.ready();
+    return this.runList.searchAttributes;
   }
 
   /** A client that signs what it sends with the caller's principal and MCP client name. */
@@ -184,6 +161,8 @@ export class RunService {
     try {
       const temporal = await Promise.race([this.connect(), timeout]);
       this.openRunClient = new WorkflowClient({ connection: temporal.connection, namespace: temporal.namespace, queryRejectCondition: 'NOT_OPEN' });
+      // Asked now, awaited only by what needs it (start, list).
+      this.listing = new RunList(temporal, hasRunSearchAttributes(temporal));
       this.temporalHandle = temporal;
       this.unreachableSince = undefined;
     } catch (err) {
@@ -204,6 +183,7 @@ export class RunService {
           '<server>__<tool> or <server>__* for MCP server tools, or * for all.',
       );
     }
+    const searchAttributes = await this.runList.searchAttributes;
     const startedAt = new Date().toISOString();
     const input: AgentRunInput = {
       task: params.task,
@@ -217,6 +197,7 @@ export class RunService {
       approvalTimeoutSeconds: params.approvalTimeoutSeconds ?? this.config.approvalTimeoutSeconds,
       startedAt,
       owner: caller.principal,
+      ...(searchAttributes ? { searchAttributes: true } : {}),
     };
     const key = params.idempotencyKey;
     const runId = key ? runIdForKey(caller.principal, key) : `run-${randomUUID()}`;
@@ -237,6 +218,7 @@ export class RunService {
         workflowId: runId,
         args: [input],
         memo: memo as Record<string, unknown>,
+        ...(searchAttributes ? { typedSearchAttributes: newRunSearchAttributes(caller.principal, startedAt) } : {}),
         workflowExecutionTimeout: `${input.timeoutSeconds} seconds`,
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -523,38 +505,10 @@ export class RunService {
     return { runId, status: status ?? 'running' };
   }
 
-  async list(params: { status?: RunStatusName; limit?: number; cursor?: string }, caller: Caller): Promise<{ runs: RunSummary[]; nextCursor?: string }> {
+  /** list_runs: the caller's runs, newest first, a page at a time (see runList.ts). */
+  async list(params: ListParams, caller: Caller): Promise<RunPage> {
     await this.ready();
-    const limit = params.limit ?? 20;
-    const after = params.cursor ? decodeCursor(params.cursor) : undefined;
-    const clauses = [`WorkflowType = '${WORKFLOW_TYPE}'`, "ExecutionStatus != 'ContinuedAsNew'"];
-    if (params.status) clauses.push(STATUS_FILTER[params.status]);
-    const found: RunSummary[] = [];
-    let scanned = 0;
-    for await (const info of this.temporal.client.workflow.list({ query: clauses.join(' AND ') })) {
-      if (++scanned > LIST_SCAN_LIMIT) break;
-      const memo = (info.memo ?? {}) as RunMemo;
-      if (ownerOf(memo) !== caller.principal) continue;
-      const closed = CLOSED_STATUS[info.status.name];
-      const status: RunStatusName = closed ?? memo.agentStatus ?? 'running';
-      if (params.status && status !== params.status) continue;
-      const startedAt = memo.startedAt ?? info.startTime.toISOString();
-      found.push({
-        runId: info.workflowId,
-        status,
-        task: memo.task ?? '',
-        startedAt,
-        ...(info.closeTime ? { closedAt: info.closeTime.toISOString() } : {}),
-        ...(memo.parentRunId ? { parentRunId: memo.parentRunId } : {}),
-      });
-    }
-    found.sort((a, b) => (a.startedAt === b.startedAt ? cmp(b.runId, a.runId) : cmp(b.startedAt, a.startedAt)));
-    const eligible = after
-      ? found.filter((r) => r.startedAt < after.s || (r.startedAt === after.s && r.runId < after.r))
-      : found;
-    const runs = eligible.slice(0, limit);
-    const last = runs[runs.length - 1];
-    return eligible.length > limit && last ? { runs, nextCursor: encodeCursor(last) } : { runs };
+    return this.runList.list(params, caller.principal);
   }
 
   /** Waits up to waitSeconds for the run to close, reporting progress, then returns its status. */
@@ -693,24 +647,6 @@ function unknownRun(runId: string): UserError {
 
 function isNotFound(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: number }).code === 5;
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function encodeCursor(r: RunSummary): string {
-  return Buffer.from(JSON.stringify({ s: r.startedAt, r: r.runId })).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { s: string; r: string } {
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { s?: unknown; r?: unknown };
-    if (typeof parsed.s === 'string' && typeof parsed.r === 'string') return { s: parsed.s, r: parsed.r };
-  } catch {
-    /* fall through */
-  }
-  throw new UserError('cursor is not valid: pass the nextCursor value from a previous list_runs answer, or omit it.');
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
