@@ -28,6 +28,7 @@ import { newRunSearchAttributes } from '../shared/searchAttributes.js';
 import { AGENT_TOOL_NAMES } from '../shared/agentTools.js';
 import { isMcpToolName, WORKSPACE_TOOL_NAMES } from '../shared/toolbox.js';
 import type { RunOutcome } from '../workflows/agentWorkflow.js';
+import { readCloseEvent, type CloseRecord, type Settled } from './closeEvent.js';
 import { differingParameters, fingerprint, runIdForKey } from './idempotency.js';
 import type { Caller } from './principal.js';
 import { redactHistoryEntry, redactStatus } from './redact.js';
@@ -268,28 +269,42 @@ export class RunService {
   private async readStatus(runId: string): Promise<RunStatus> {
     const cached = this.closedStatuses.get(runId);
     if (cached) return cached;
-    // An open run answers from its worker in one round trip; the server rejects the query at
-    // once for a closed run (no worker replays it), and describe() below tells the rest.
+    // One round trip of wall time either way: an open run answers from its worker, while for a
+    // closed one the server rejects the query at once (no worker replays it) and the close event,
+    // read at the same time without waiting, tells how and when it closed.
     let queryError: unknown;
+    let record: CloseRecord | undefined;
     const query = this.withDeadline(() => this.openRunQueries.getHandle(runId).query(statusQuery));
+    const close = this.withDeadline(() => readCloseEvent(this.temporal.client, runId)).catch(() => undefined);
+    const closed = close.then((found) => found ?? new Promise<never>(() => undefined)); // only a close competes
     try {
-      const quick = await Promise.race([query, sleep(FIRST_TASK_CHECK_MS).then(() => undefined)]);
-      if (quick) return quick;
-      // Slow to answer. A run no worker has taken up yet answers only once one does; until then
-      // what its start recorded (running, step 0) is its status, at once.
-      const [fresh, noPoller] = await Promise.all([this.describe(runId).catch(() => undefined), this.noPollerNote()]);
-      if (fresh && !CLOSED_STATUS[fresh.desc.status.name] && fresh.desc.historyLength <= EVENTS_BEFORE_FIRST_TASK) {
-        query.catch(() => undefined);
-        return this.fallbackStatus(runId, fresh.desc, noPoller);
+      const first = await Promise.race([
+        query.then((status) => ({ status })),
+        closed.then((found) => ({ found })),
+        sleep(FIRST_TASK_CHECK_MS).then(() => undefined),
+      ]);
+      if (first && 'status' in first) return first.status;
+      if (first) {
+        query.catch(() => undefined); // rejected as closed, nothing more to learn
+        record = first.found;
+      } else {
+        // Slow to answer. A run no worker has taken up yet answers only once one does; until then
+        // what its start recorded (running, step 0) is its status, at once.
+        const [fresh, noPoller] = await Promise.all([this.describe(runId).catch(() => undefined), this.noPollerNote()]);
+        if (fresh && !CLOSED_STATUS[fresh.desc.status.name] && fresh.desc.historyLength <= EVENTS_BEFORE_FIRST_TASK) {
+          query.catch(() => undefined);
+          return this.fallbackStatus(runId, fresh.desc, noPoller);
+        }
+        return await query;
       }
-      return await query;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || isNotFound(err)) throw unknownRun(runId);
       queryError = err;
     }
+    record ??= await close;
+    if (record) return this.closedStatus(runId, record);
     const { handle, desc } = await this.describe(runId);
-    const closed = CLOSED_STATUS[desc.status.name];
-    if (!closed) {
+    if (!CLOSED_STATUS[desc.status.name]) {
       // Rejected as closed yet open now: it continued as new in between, so ask the new execution.
       if (queryError instanceof QueryRejectedError) {
         try {
@@ -300,40 +315,51 @@ export class RunService {
       }
       return this.fallbackStatus(runId, desc, await this.noWorkerNote(queryError));
     }
-    return this.closedStatus(handle, desc);
+    return this.closedStatus(runId, closeOf(desc), desc);
   }
 
-  /** The final status of a closed run, from its result (fetched here unless the caller has it). */
-  private async closedStatus(handle: WorkflowHandle, desc: WorkflowExecutionDescription, settled?: Settled): Promise<RunStatus> {
-    const runId = desc.workflowId;
-    const closed = CLOSED_STATUS[desc.status.name] ?? 'failed';
-    const closedAt = desc.closeTime?.toISOString();
-    // Only a completed or failed run has a result worth fetching (the answer, or the failure's snapshot).
-    const outcome = settled ?? (closed === 'completed' || closed === 'failed' ? await settle(handle) : undefined);
-    if (closed === 'completed' && outcome && 'value' in outcome) {
-      const { snapshot } = outcome.value as RunOutcome;
-      return this.remember({ ...snapshot, status: 'completed', ...(closedAt ? { closedAt, updatedAt: closedAt } : {}) });
-    }
+  /**
+   * The final status of a closed run. A completed or failed run carries its snapshot in its result
+   * (fetched here unless the record has it); for the others a worker replays the run to answer and,
+   * failing that, describe() tells what Temporal knows.
+   */
+  private async closedStatus(runId: string, record: CloseRecord, desc?: WorkflowExecutionDescription): Promise<RunStatus> {
+    const handle = this.temporal.client.workflow.getHandle(runId);
+    const { status: closed, closedAt } = record;
+    const outcome = record.settled ?? (closed === 'completed' || closed === 'failed' ? await settle(handle) : undefined);
     let error = closed === 'timed_out' ? 'The run ran out of its time budget (timeoutSeconds) and was stopped.' : undefined;
-    let snapshot: RunStatus | undefined;
-    if (closed === 'failed' && outcome && 'error' in outcome) {
+    let carried: unknown;
+    if (closed === 'completed' && outcome && 'value' in outcome) {
+      carried = (outcome.value as Partial<RunOutcome> | undefined)?.snapshot;
+    } else if (closed === 'failed' && outcome && 'error' in outcome) {
       const err = outcome.error;
       const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
       if (cause instanceof ApplicationFailure) {
         error = cause.message;
-        snapshot = cause.details?.[0] as RunStatus | undefined;
+        carried = cause.details?.[0];
       } else if (cause instanceof TerminatedFailure) {
         error = `The run was terminated: ${cause.message}`;
       } else {
         error = cause?.message ?? (err instanceof Error ? err.message : String(err));
       }
     }
+    // Without describe() the run's type is unchecked: only a snapshot of this very run vouches for it.
+    if (carried !== undefined && !desc && !isSnapshotOf(carried, runId)) desc = (await this.describe(runId)).desc;
+    let snapshot = carried as RunStatus | undefined;
+    if (closed === 'completed' && snapshot) {
+      return this.remember({ ...snapshot, status: 'completed', ...(closedAt ? { closedAt, updatedAt: closedAt } : {}) });
+    }
     if (!snapshot) {
-      // A worker can replay a closed run to answer; without one, describe() is what we have.
-      snapshot = await this.withDeadline(() => handle.query(statusQuery)).catch(() => undefined);
+      // A worker can replay a closed run to answer; without one, describe() is what we have. Both at once.
+      const [replayed, described] = await Promise.all([
+        this.withDeadline(() => handle.query(statusQuery)).catch(() => undefined),
+        desc ? undefined : this.describe(runId),
+      ]);
+      snapshot = replayed;
+      desc ??= described?.desc;
     }
     const final: RunStatus = {
-      ...(snapshot ?? this.fallbackStatus(runId, desc)),
+      ...(snapshot ?? this.fallbackStatus(runId, desc ?? (await this.describe(runId)).desc)),
       status: closed,
       pendingApprovals: [],
       ...(error ? { error } : {}),
@@ -538,7 +564,7 @@ export class RunService {
     if (!settled) return this.present(await this.readStatus(runId), caller);
     // Closed: the long poll already brought its result, so one describe (close time) completes the answer.
     const { desc } = await this.describe(runId);
-    return this.present(CLOSED_STATUS[desc.status.name] ? await this.closedStatus(handle, desc, settled) : await this.readStatus(runId), caller);
+    return this.present(CLOSED_STATUS[desc.status.name] ? await this.closedStatus(runId, { ...closeOf(desc), settled }, desc) : await this.readStatus(runId), caller);
   }
 
   /**
@@ -625,15 +651,24 @@ function isToolPattern(name: string): boolean {
   return name === '*' || AGENT_TOOL_NAMES.includes(name) || WORKSPACE_TOOL_NAMES.includes(name) || isMcpToolName(name);
 }
 
-/** How a closed run's result came out: its value, or the failure it closed with. */
-type Settled = { value: unknown } | { error: unknown };
-
 async function settle(handle: WorkflowHandle): Promise<Settled> {
   try {
     return { value: (await handle.result()) as unknown };
   } catch (error) {
     return { error };
   }
+}
+
+/** What describe() tells of a closed run's close. */
+function closeOf(desc: WorkflowExecutionDescription): CloseRecord {
+  const closedAt = desc.closeTime?.toISOString();
+  return { status: CLOSED_STATUS[desc.status.name] ?? 'failed', ...(closedAt ? { closedAt } : {}) };
+}
+
+/** Whether a value is a status snapshot of this run, as a completed or failed agent run carries. */
+function isSnapshotOf(value: unknown, runId: string): value is RunStatus {
+  const candidate = value as Partial<RunStatus> | null;
+  return typeof candidate === 'object' && candidate !== null && candidate.runId === runId && typeof candidate.step === 'number';
 }
 
 /** The identity Temporal records for what a caller signals or cancels (shown as `by` in the history). */
