@@ -150,6 +150,7 @@ const FIGURES: Record<string, (stack: Stack) => Promise<{ result: unknown; rows:
         return [
           [title, `${runs}: list_runs (limit 20)`, latency(level.firstPageMs), verdict(level.firstPageMs.p50 <= 25, 'p50 <= 25 ms')],
           [title, `${runs}: next page (cursor)`, latency(level.nextPageMs), ''],
+          [title, `${runs}: next page, cursor without the window hint`, latency(level.unhintedPageMs), ''],
           [title, `${runs}: status filter (timed_out)`, latency(level.statusFilterMs), ''],
         ];
       }),

@@ -20,6 +20,8 @@ export interface ListingLevel {
   closedRuns: number;
   firstPageMs: Percentiles;
   nextPageMs: Percentiles;
+  /** The next page from a cursor without the server's window hint: how a first read finds the page. */
+  unhintedPageMs: Percentiles;
   statusFilterMs: Percentiles;
 }
 
@@ -72,13 +74,24 @@ async function measureLevel(client: Client, closedRuns: number): Promise<Listing
   for (let i = 0; i < 3; i++) await first(); // warm-up
   const { nextCursor } = (await first()) as { nextCursor?: string };
   if (!nextCursor) throw new Error(`list_runs gave no second page with ${closedRuns} runs`);
+  // The cursor is opaque to callers; here it is opened to drop the hint (`w`) where the next window may begin.
+  const { w: _hint, ...bare } = JSON.parse(Buffer.from(nextCursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+  const unhinted = Buffer.from(JSON.stringify(bare)).toString('base64url');
   const firstPage: number[] = [];
   const nextPage: number[] = [];
+  const unhintedPage: number[] = [];
   const statusFilter: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
     firstPage.push(await timed(first));
     nextPage.push(await timed(() => call(client, 'list_runs', { limit: 20, cursor: nextCursor })));
+    unhintedPage.push(await timed(() => call(client, 'list_runs', { limit: 20, cursor: unhinted })));
     statusFilter.push(await timed(() => call(client, 'list_runs', { limit: 20, status: 'timed_out' })));
   }
-  return { closedRuns, firstPageMs: percentiles(firstPage), nextPageMs: percentiles(nextPage), statusFilterMs: percentiles(statusFilter) };
+  return {
+    closedRuns,
+    firstPageMs: percentiles(firstPage),
+    nextPageMs: percentiles(nextPage),
+    unhintedPageMs: percentiles(unhintedPage),
+    statusFilterMs: percentiles(statusFilter),
+  };
 }
