@@ -343,22 +343,15 @@ export class RunService {
         error = cause?.message ?? (err instanceof Error ? err.message : String(err));
       }
     }
+    // The others carry no snapshot: a worker can replay the closed run to answer.
+    const snapshot = (carried as RunStatus | undefined) ?? (await this.withDeadline(() => handle.query(statusQuery)).catch(() => undefined));
     // Without describe() the run's type is unchecked: only a snapshot of this very run vouches for it.
-    if (carried !== undefined && !desc && !isSnapshotOf(carried, runId)) desc = (await this.describe(runId)).desc;
-    let snapshot = carried as RunStatus | undefined;
+    if (!desc && !isSnapshotOf(snapshot, runId)) desc = (await this.describe(runId)).desc;
     if (closed === 'completed' && snapshot) {
       return this.remember({ ...snapshot, status: 'completed', ...(closedAt ? { closedAt, updatedAt: closedAt } : {}) });
     }
-    if (!snapshot) {
-      // A worker can replay a closed run to answer; without one, describe() is what we have. Both at once.
-      const [replayed, described] = await Promise.all([
-        this.withDeadline(() => handle.query(statusQuery)).catch(() => undefined),
-        desc ? undefined : this.describe(runId),
-      ]);
-      snapshot = replayed;
-      desc ??= described?.desc;
-    }
     const final: RunStatus = {
+      // Without a snapshot, describe() is what we have.
       ...(snapshot ?? this.fallbackStatus(runId, desc ?? (await this.describe(runId)).desc)),
       status: closed,
       pendingApprovals: [],
