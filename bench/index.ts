@@ -5,11 +5,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../test/support/mcpStdio.js';
+import { measureClosedRead } from './closedRead.js';
 import { measureColdStart } from './coldStart.js';
 import { measureDurabilityTax } from './durabilityTax.js';
 import { measureFanOut } from './fanOut.js';
 import { measureFirstAnswer, OPENINGS } from './firstAnswer.js';
 import { measureFloor } from './floor.js';
+import { measureListing } from './listing.js';
 import { runLoad } from './load.js';
 import { measureParked } from './parked.js';
 import { measureRealisticTurn } from './realisticTurn.js';
@@ -165,6 +167,29 @@ const FIGURES: Record<string, (stack: Stack) => Promise<{ result: unknown; rows:
         [title, 'throughput', `${r.runsPerSecond.toFixed(1)} runs/s (${r.seconds.toFixed(1)} s)`, ''],
         ...Object.entries(r.latencyMs).map(([tool, p]): Row => [title, tool, `${latency(p)}, p99 ${ms(p.p99)}`, '']),
       ],
+    };
+  },
+  async listing(stack) {
+    const r = await measureListing(stack);
+    const title = 'listing at scale, stdio';
+    return {
+      result: r,
+      rows: r.flatMap((level): Row[] => {
+        const runs = `${level.closedRuns.toLocaleString('en-US')} closed runs`;
+        return [
+          [title, `${runs}: list_runs (limit 20)`, latency(level.firstPageMs), verdict(level.firstPageMs.p50 <= 25, 'p50 <= 25 ms')],
+          [title, `${runs}: next page (cursor)`, latency(level.nextPageMs), ''],
+          [title, `${runs}: next page, cursor without the window hint`, latency(level.unhintedPageMs), ''],
+          [title, `${runs}: status filter (timed_out)`, latency(level.statusFilterMs), ''],
+        ];
+      }),
+    };
+  },
+  async closedread(stack) {
+    const r = await measureClosedRead(stack);
+    return {
+      result: r,
+      rows: Object.entries(r).map(([kind, p]): Row => ['first read of a closed run, stdio', `get_run_status, ${kind}`, latency(p), '']),
     };
   },
 };

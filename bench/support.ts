@@ -97,9 +97,10 @@ export async function startHttpServer(env: Record<string, string>, extraArgs: st
   return { ...server, port, url: new URL(`http://127.0.0.1:${port}/mcp`) };
 }
 
-export async function connectHttp(url: URL): Promise<Client> {
+/** An MCP client over Streamable HTTP; `token` picks the principal (default: the local one's TOKEN). */
+export async function connectHttp(url: URL, token = TOKEN): Promise<Client> {
   const client = new Client({ name: 'bench', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
+  await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
   return client;
 }
 

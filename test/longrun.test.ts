@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
+import { RUN_OWNER, RUN_STARTED_AT } from '../src/shared/searchAttributes.js';
 import { startModelServer, type ModelServer } from './support/modelServer.js';
 import { startSinkServer, type SinkServer } from './support/sinkServer.js';
 import { callTool, spawnServer, type SpawnedServer } from './support/mcpStdio.js';
@@ -82,6 +83,11 @@ describe('long runs', { timeout: 10 * 60_000 }, () => {
       assert.ok(executions.length > 5, `continued as new (${executions.length} executions)`);
       for (const e of executions) {
         assert.ok((e.historyLength ?? 0) < SUGGEST_AT * 2, `execution ${e.runId} has ${e.historyLength} events`);
+        // list_runs' search attributes carry across continue-as-new, so the run stays listed by them.
+        for (const key of [RUN_OWNER, RUN_STARTED_AT]) {
+          assert.deepEqual(e.typedSearchAttributes.get(key), executions[0]!.typedSearchAttributes.get(key), `${key.name} of ${e.runId}`);
+          assert.ok(e.typedSearchAttributes.get(key) !== undefined, `${key.name} of ${e.runId}`);
+        }
       }
     } finally {
       await connection.close();

@@ -88,9 +88,11 @@ describe('CLI processes', { timeout: 10 * 60_000 }, () => {
       const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { pid: number; address: string };
       assert.ok(alive(state.pid));
       const devArgs = fs.readFileSync(`/proc/${state.pid}/cmdline`, 'utf8').split('\0');
-      for (const setting of ['history.transferProcessorMaxPollRPS=1000', 'journal_mode=wal', 'synchronous=full']) {
+      const searchAttributes = ['DurableAgentOwner=Keyword', 'DurableAgentStatus=Keyword', 'DurableAgentStartedAt=Datetime'];
+      for (const setting of ['history.transferProcessorMaxPollRPS=1000', 'journal_mode=wal', 'synchronous=full', ...searchAttributes]) {
         assert.ok(devArgs.includes(setting), `the embedded dev server runs with ${setting}: ${devArgs.join(' ')}`);
       }
+      assert.doesNotMatch(first.stderr(), /list_runs falls back to scanning/, 'list_runs finds its search attributes registered');
 
       second = await spawnServer({ env });
       const r2 = await runToCompletion(second, 'say hi again [script:emb2]');

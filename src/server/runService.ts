@@ -13,6 +13,7 @@ import {
 import { ApplicationFailure, TerminatedFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
 import type { TemporalHandle } from '../temporal/connect.js';
+import { hasRunSearchAttributes } from '../temporal/searchAttributes.js';
 import {
   type ApprovalLookup,
   WORKFLOW_TYPE,
@@ -23,17 +24,20 @@ import {
   type RunSummary,
 } from '../shared/contract.js';
 import { approvalQuery, decideSignal, messageSignal, statusQuery } from '../shared/runMessages.js';
+import { newRunSearchAttributes } from '../shared/searchAttributes.js';
 import { AGENT_TOOL_NAMES } from '../shared/agentTools.js';
 import { isMcpToolName, WORKSPACE_TOOL_NAMES } from '../shared/toolbox.js';
 import type { RunOutcome } from '../workflows/agentWorkflow.js';
-import { differingParameters, fingerprint, runIdForKey, type ParameterFingerprints } from './idempotency.js';
-import { localPrincipal, type Caller } from './principal.js';
+import { readCloseEvent, type CloseRecord, type Settled } from './closeEvent.js';
+import { differingParameters, fingerprint, runIdForKey } from './idempotency.js';
+import type { Caller } from './principal.js';
 import { redactHistoryEntry, redactStatus } from './redact.js';
 import { runTimeline, type HistoryEntry } from './runHistory.js';
+import { RunList, type ListParams, type RunPage } from './runList.js';
+import { CLOSED_STATUS, ownerOf, type RunMemo } from './runRecord.js';
 import { UnknownRunError, UserError } from './toolResult.js';
 
 const QUERY_DEADLINE_MS = 3_000;
-const LIST_SCAN_LIMIT = 5_000;
 const MEMO_TASK_CHARS = 500;
 /** get_run_result and cancel_run long-poll for the close in slices this long (progress, shutdown). */
 const WAIT_SLICE_MS = 2_000;
@@ -76,47 +80,8 @@ export type DecideOutcome =
   | { kind: 'closed'; status: RunStatusName }
   | { kind: 'unknown'; pendingIds: string[] };
 
-
-interface RunMemo {
-  task?: string;
-  startedAt?: string;
-  maxSteps?: number;
-  agentStatus?: 'running' | 'waiting_for_approval';
-  pendingApprovalIds?: string[];
-  startNonce?: string;
-  /** The step the run is on; written by the workflow since patch `step-in-memo`. */
-  agentStep?: number;
-  parentRunId?: string;
-  /** The principal that started the run; absent on runs from before principals (the local one's). */
-  owner?: string;
-  /** Set when the run was started with an idempotencyKey: what a repeated key must match. */
-  params?: ParameterFingerprints;
-}
-
-/** Whose run it is: runs from before principals existed belong to the local principal. */
-function ownerOf(record: { owner?: string } | undefined): string {
-  return record?.owner ?? localPrincipal();
-}
-
 /** How many per-caller Temporal clients (they only differ in the identity history records) are kept. */
 const CALLER_CLIENTS_MAX = 100;
-
-const CLOSED_STATUS: Record<string, RunStatusName> = {
-  COMPLETED: 'completed',
-  FAILED: 'failed',
-  TERMINATED: 'failed',
-  CANCELLED: 'cancelled',
-  TIMED_OUT: 'timed_out',
-};
-
-const STATUS_FILTER: Record<RunStatusName, string> = {
-  running: "ExecutionStatus = 'Running'",
-  waiting_for_approval: "ExecutionStatus = 'Running'",
-  completed: "ExecutionStatus = 'Completed'",
-  failed: "(ExecutionStatus = 'Failed' OR ExecutionStatus = 'Terminated')",
-  cancelled: "ExecutionStatus = 'Canceled'",
-  timed_out: "ExecutionStatus = 'TimedOut'",
-};
 
 export class RunService {
   private temporalHandle: TemporalHandle | undefined;
@@ -134,6 +99,8 @@ export class RunService {
   private readonly callerClients = new Map<string, WorkflowClient>();
   /** The namespace's retention: how long a closed run stays readable (asked once). */
   private retention: Promise<number> | undefined;
+  /** list_runs, and whether runs carry the search attributes it filters on (asked once, at connection). */
+  private listing: RunList | undefined;
 
   /** `connect` is called lazily and again after a failure, so a Temporal outage never kills the server. */
   /**
@@ -154,6 +121,17 @@ export class RunService {
   private get openRunQueries(): WorkflowClient {
     if (!this.openRunClient) throw new Error('not connected to Temporal');
     return this.openRunClient;
+  }
+
+  private get runList(): RunList {
+    if (!this.listing) throw new Error('not connected to Temporal');
+    return this.listing;
+  }
+
+  /** Whether runs get the DurableAgent* search attributes and list_runs filters on them (false: it scans). */
+  async usesSearchAttributes(): Promise<boolean> {
+    await this.ready();
+    return this.runList.searchAttributes;
   }
 
   /** A client that signs what it sends with the caller's principal and MCP client name. */
@@ -184,6 +162,8 @@ export class RunService {
     try {
       const temporal = await Promise.race([this.connect(), timeout]);
       this.openRunClient = new WorkflowClient({ connection: temporal.connection, namespace: temporal.namespace, queryRejectCondition: 'NOT_OPEN' });
+      // Asked now, awaited only by what needs it (start, list).
+      this.listing = new RunList(temporal, hasRunSearchAttributes(temporal));
       this.temporalHandle = temporal;
       this.unreachableSince = undefined;
     } catch (err) {
@@ -204,6 +184,7 @@ export class RunService {
           '<server>__<tool> or <server>__* for MCP server tools, or * for all.',
       );
     }
+    const searchAttributes = await this.runList.searchAttributes;
     const startedAt = new Date().toISOString();
     const input: AgentRunInput = {
       task: params.task,
@@ -219,6 +200,7 @@ export class RunService {
       owner: caller.principal,
       maxParallelTools: this.config.maxParallelTools,
       localReads: true,
+      ...(searchAttributes ? { searchAttributes: true } : {}),
     };
     const key = params.idempotencyKey;
     const runId = key ? runIdForKey(caller.principal, key) : `run-${randomUUID()}`;
@@ -239,6 +221,7 @@ export class RunService {
         workflowId: runId,
         args: [input],
         memo: memo as Record<string, unknown>,
+        ...(searchAttributes ? { typedSearchAttributes: newRunSearchAttributes(caller.principal, startedAt) } : {}),
         workflowExecutionTimeout: `${input.timeoutSeconds} seconds`,
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -288,28 +271,42 @@ export class RunService {
   private async readStatus(runId: string): Promise<RunStatus> {
     const cached = this.closedStatuses.get(runId);
     if (cached) return cached;
-    // An open run answers from its worker in one round trip; the server rejects the query at
-    // once for a closed run (no worker replays it), and describe() below tells the rest.
+    // One round trip of wall time either way: an open run answers from its worker, while for a
+    // closed one the server rejects the query at once (no worker replays it) and the close event,
+    // read at the same time without waiting, tells how and when it closed.
     let queryError: unknown;
+    let record: CloseRecord | undefined;
     const query = this.withDeadline(() => this.openRunQueries.getHandle(runId).query(statusQuery));
+    const close = this.withDeadline(() => readCloseEvent(this.temporal.client, runId)).catch(() => undefined);
+    const closed = close.then((found) => found ?? new Promise<never>(() => undefined)); // only a close competes
     try {
-      const quick = await Promise.race([query, sleep(FIRST_TASK_CHECK_MS).then(() => undefined)]);
-      if (quick) return quick;
-      // Slow to answer. A run no worker has taken up yet answers only once one does; until then
-      // what its start recorded (running, step 0) is its status, at once.
-      const [fresh, noPoller] = await Promise.all([this.describe(runId).catch(() => undefined), this.noPollerNote()]);
-      if (fresh && !CLOSED_STATUS[fresh.desc.status.name] && fresh.desc.historyLength <= EVENTS_BEFORE_FIRST_TASK) {
-        query.catch(() => undefined);
-        return this.fallbackStatus(runId, fresh.desc, noPoller);
+      const first = await Promise.race([
+        query.then((status) => ({ status })),
+        closed.then((found) => ({ found })),
+        sleep(FIRST_TASK_CHECK_MS).then(() => undefined),
+      ]);
+      if (first && 'status' in first) return first.status;
+      if (first) {
+        query.catch(() => undefined); // rejected as closed, nothing more to learn
+        record = first.found;
+      } else {
+        // Slow to answer. A run no worker has taken up yet answers only once one does; until then
+        // what its start recorded (running, step 0) is its status, at once.
+        const [fresh, noPoller] = await Promise.all([this.describe(runId).catch(() => undefined), this.noPollerNote()]);
+        if (fresh && !CLOSED_STATUS[fresh.desc.status.name] && fresh.desc.historyLength <= EVENTS_BEFORE_FIRST_TASK) {
+          query.catch(() => undefined);
+          return this.fallbackStatus(runId, fresh.desc, noPoller);
+        }
+        return await query;
       }
-      return await query;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || isNotFound(err)) throw unknownRun(runId);
       queryError = err;
     }
+    record ??= await close;
+    if (record) return this.closedStatus(runId, record);
     const { handle, desc } = await this.describe(runId);
-    const closed = CLOSED_STATUS[desc.status.name];
-    if (!closed) {
+    if (!CLOSED_STATUS[desc.status.name]) {
       // Rejected as closed yet open now: it continued as new in between, so ask the new execution.
       if (queryError instanceof QueryRejectedError) {
         try {
@@ -320,40 +317,44 @@ export class RunService {
       }
       return this.fallbackStatus(runId, desc, await this.noWorkerNote(queryError));
     }
-    return this.closedStatus(handle, desc);
+    return this.closedStatus(runId, closeOf(desc), desc);
   }
 
-  /** The final status of a closed run, from its result (fetched here unless the caller has it). */
-  private async closedStatus(handle: WorkflowHandle, desc: WorkflowExecutionDescription, settled?: Settled): Promise<RunStatus> {
-    const runId = desc.workflowId;
-    const closed = CLOSED_STATUS[desc.status.name] ?? 'failed';
-    const closedAt = desc.closeTime?.toISOString();
-    // Only a completed or failed run has a result worth fetching (the answer, or the failure's snapshot).
-    const outcome = settled ?? (closed === 'completed' || closed === 'failed' ? await settle(handle) : undefined);
-    if (closed === 'completed' && outcome && 'value' in outcome) {
-      const { snapshot } = outcome.value as RunOutcome;
-      return this.remember({ ...snapshot, status: 'completed', ...(closedAt ? { closedAt, updatedAt: closedAt } : {}) });
-    }
+  /**
+   * The final status of a closed run. A completed or failed run carries its snapshot in its result
+   * (fetched here unless the record has it); for the others a worker replays the run to answer and,
+   * failing that, describe() tells what Temporal knows.
+   */
+  private async closedStatus(runId: string, record: CloseRecord, desc?: WorkflowExecutionDescription): Promise<RunStatus> {
+    const handle = this.temporal.client.workflow.getHandle(runId);
+    const { status: closed, closedAt } = record;
+    const outcome = record.settled ?? (closed === 'completed' || closed === 'failed' ? await settle(handle) : undefined);
     let error = closed === 'timed_out' ? 'The run ran out of its time budget (timeoutSeconds) and was stopped.' : undefined;
-    let snapshot: RunStatus | undefined;
-    if (closed === 'failed' && outcome && 'error' in outcome) {
+    let carried: unknown;
+    if (closed === 'completed' && outcome && 'value' in outcome) {
+      carried = (outcome.value as Partial<RunOutcome> | undefined)?.snapshot;
+    } else if (closed === 'failed' && outcome && 'error' in outcome) {
       const err = outcome.error;
       const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
       if (cause instanceof ApplicationFailure) {
         error = cause.message;
-        snapshot = cause.details?.[0] as RunStatus | undefined;
+        carried = cause.details?.[0];
       } else if (cause instanceof TerminatedFailure) {
         error = `The run was terminated: ${cause.message}`;
       } else {
         error = cause?.message ?? (err instanceof Error ? err.message : String(err));
       }
     }
-    if (!snapshot) {
-      // A worker can replay a closed run to answer; without one, describe() is what we have.
-      snapshot = await this.withDeadline(() => handle.query(statusQuery)).catch(() => undefined);
+    // The others carry no snapshot: a worker can replay the closed run to answer.
+    const snapshot = (carried as RunStatus | undefined) ?? (await this.withDeadline(() => handle.query(statusQuery)).catch(() => undefined));
+    // Without describe() the run's type is unchecked: only a snapshot of this very run vouches for it.
+    if (!desc && !isSnapshotOf(snapshot, runId)) desc = (await this.describe(runId)).desc;
+    if (closed === 'completed' && snapshot) {
+      return this.remember({ ...snapshot, status: 'completed', ...(closedAt ? { closedAt, updatedAt: closedAt } : {}) });
     }
     const final: RunStatus = {
-      ...(snapshot ?? this.fallbackStatus(runId, desc)),
+      // Without a snapshot, describe() is what we have.
+      ...(snapshot ?? this.fallbackStatus(runId, desc ?? (await this.describe(runId)).desc)),
       status: closed,
       pendingApprovals: [],
       ...(error ? { error } : {}),
@@ -525,38 +526,10 @@ export class RunService {
     return { runId, status: status ?? 'running' };
   }
 
-  async list(params: { status?: RunStatusName; limit?: number; cursor?: string }, caller: Caller): Promise<{ runs: RunSummary[]; nextCursor?: string }> {
+  /** list_runs: the caller's runs, newest first, a page at a time (see runList.ts). */
+  async list(params: ListParams, caller: Caller): Promise<RunPage> {
     await this.ready();
-    const limit = params.limit ?? 20;
-    const after = params.cursor ? decodeCursor(params.cursor) : undefined;
-    const clauses = [`WorkflowType = '${WORKFLOW_TYPE}'`, "ExecutionStatus != 'ContinuedAsNew'"];
-    if (params.status) clauses.push(STATUS_FILTER[params.status]);
-    const found: RunSummary[] = [];
-    let scanned = 0;
-    for await (const info of this.temporal.client.workflow.list({ query: clauses.join(' AND ') })) {
-      if (++scanned > LIST_SCAN_LIMIT) break;
-      const memo = (info.memo ?? {}) as RunMemo;
-      if (ownerOf(memo) !== caller.principal) continue;
-      const closed = CLOSED_STATUS[info.status.name];
-      const status: RunStatusName = closed ?? memo.agentStatus ?? 'running';
-      if (params.status && status !== params.status) continue;
-      const startedAt = memo.startedAt ?? info.startTime.toISOString();
-      found.push({
-        runId: info.workflowId,
-        status,
-        task: memo.task ?? '',
-        startedAt,
-        ...(info.closeTime ? { closedAt: info.closeTime.toISOString() } : {}),
-        ...(memo.parentRunId ? { parentRunId: memo.parentRunId } : {}),
-      });
-    }
-    found.sort((a, b) => (a.startedAt === b.startedAt ? cmp(b.runId, a.runId) : cmp(b.startedAt, a.startedAt)));
-    const eligible = after
-      ? found.filter((r) => r.startedAt < after.s || (r.startedAt === after.s && r.runId < after.r))
-      : found;
-    const runs = eligible.slice(0, limit);
-    const last = runs[runs.length - 1];
-    return eligible.length > limit && last ? { runs, nextCursor: encodeCursor(last) } : { runs };
+    return this.runList.list(params, caller.principal);
   }
 
   /** Waits up to waitSeconds for the run to close, reporting progress, then returns its status. */
@@ -586,7 +559,7 @@ export class RunService {
     if (!settled) return this.present(await this.readStatus(runId), caller);
     // Closed: the long poll already brought its result, so one describe (close time) completes the answer.
     const { desc } = await this.describe(runId);
-    return this.present(CLOSED_STATUS[desc.status.name] ? await this.closedStatus(handle, desc, settled) : await this.readStatus(runId), caller);
+    return this.present(CLOSED_STATUS[desc.status.name] ? await this.closedStatus(runId, { ...closeOf(desc), settled }, desc) : await this.readStatus(runId), caller);
   }
 
   /**
@@ -673,15 +646,24 @@ function isToolPattern(name: string): boolean {
   return name === '*' || AGENT_TOOL_NAMES.includes(name) || WORKSPACE_TOOL_NAMES.includes(name) || isMcpToolName(name);
 }
 
-/** How a closed run's result came out: its value, or the failure it closed with. */
-type Settled = { value: unknown } | { error: unknown };
-
 async function settle(handle: WorkflowHandle): Promise<Settled> {
   try {
     return { value: (await handle.result()) as unknown };
   } catch (error) {
     return { error };
   }
+}
+
+/** What describe() tells of a closed run's close. */
+function closeOf(desc: WorkflowExecutionDescription): CloseRecord {
+  const closedAt = desc.closeTime?.toISOString();
+  return { status: CLOSED_STATUS[desc.status.name] ?? 'failed', ...(closedAt ? { closedAt } : {}) };
+}
+
+/** Whether a value is a status snapshot of this run, as a completed or failed agent run carries. */
+function isSnapshotOf(value: unknown, runId: string): value is RunStatus {
+  const candidate = value as Partial<RunStatus> | null;
+  return typeof candidate === 'object' && candidate !== null && candidate.runId === runId && typeof candidate.step === 'number';
 }
 
 /** The identity Temporal records for what a caller signals or cancels (shown as `by` in the history). */
@@ -695,24 +677,6 @@ function unknownRun(runId: string): UserError {
 
 function isNotFound(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: number }).code === 5;
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function encodeCursor(r: RunSummary): string {
-  return Buffer.from(JSON.stringify({ s: r.startedAt, r: r.runId })).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { s: string; r: string } {
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { s?: unknown; r?: unknown };
-    if (typeof parsed.s === 'string' && typeof parsed.r === 'string') return { s: parsed.s, r: parsed.r };
-  } catch {
-    /* fall through */
-  }
-  throw new UserError('cursor is not valid: pass the nextCursor value from a previous list_runs answer, or omit it.');
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -93,6 +93,11 @@ export interface AgentRunInput {
    * started before, which replay with the regular activities they recorded.
    */
   localReads?: boolean;
+  /**
+   * Set when the server found the DurableAgent* search attributes registered (src/shared/searchAttributes.ts):
+   * the run then upserts its status there and gives its sub-agents theirs. Absent on older runs.
+   */
+  searchAttributes?: true;
 }
 
 /** Chat messages as they travel between the workflow and the model activity. */

@@ -12,6 +12,7 @@ import { log } from '../log.js';
 import { argValue, commandLine, findProcesses, isOurs, processStartId, programIndex, sleep, stopProcess } from '../processes/identity.js';
 import { liveRegistered, openPrivateLog, prepareDataDir, privateDir, register, writeFileAtomic } from '../processes/stateFiles.js';
 import { withLock } from '../processes/lock.js';
+import { DEV_SERVER_SEARCH_ATTRIBUTE_ARGS } from '../shared/searchAttributes.js';
 
 /** Only what the dev server needs from our environment: never the model key or Temporal credentials. */
 export function minimalEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
@@ -327,7 +328,9 @@ async function startDevServer(p: ReturnType<typeof paths>, cli: string, previous
     child = spawn(
       cli,
       ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort),
-        '--db-filename', p.db, '--log-level', 'warn', ...EMBEDDED_DEV_SERVER_TUNING],
+        '--db-filename', p.db, '--log-level', 'warn', ...EMBEDDED_DEV_SERVER_TUNING,
+        // list_runs filters and pages on these; registering them again on the same SQLite file is harmless.
+        ...DEV_SERVER_SEARCH_ATTRIBUTE_ARGS],
       // Detached: the server belongs to the data dir and may outlive this process. Its output
       // goes to a log file, never to our stdout. It gets no secrets: only a minimal environment.
       { detached: true, stdio: ['ignore', out, out], env: minimalEnv() },

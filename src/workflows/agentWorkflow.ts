@@ -15,6 +15,7 @@ import {
   proxyLocalActivities,
   setHandler,
   upsertMemo,
+  upsertSearchAttributes,
   workflowInfo,
   allHandlersFinished,
 } from '@temporalio/workflow';
@@ -56,6 +57,7 @@ import {
   type Usage,
 } from '../shared/contract.js';
 import { approvalQuery, decideSignal, messageSignal, statusQuery } from '../shared/runMessages.js';
+import { newRunSearchAttributes, runStatusUpdate } from '../shared/searchAttributes.js';
 
 // Activities heartbeat every 2 s; a call whose worker died is retried elsewhere after this long.
 const HEARTBEAT_TIMEOUT = '10 seconds';
@@ -238,8 +240,12 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     updatedAt = nowIso();
   };
   // The memo is what Temporal can tell without a worker: list filters and approve_step use it.
-  const setVisibleStatus = (status: 'running' | 'waiting_for_approval') =>
+  const setVisibleStatus = (status: 'running' | 'waiting_for_approval') => {
     upsertMemo({ agentStatus: status, pendingApprovalIds: [...pending.keys()] });
+    // Only where the server found the attribute registered (an unknown one fails the task); runs
+    // recorded without the flag issue the same commands as before.
+    if (input.searchAttributes) upsertSearchAttributes(runStatusUpdate(status));
+  };
 
   const fail = (message: string, type: string): never => {
     touch();
@@ -502,6 +508,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
       ...(input.owner ? { owner: input.owner } : {}),
       ...(input.maxParallelTools !== undefined ? { maxParallelTools: input.maxParallelTools } : {}),
       ...(input.localReads ? { localReads: true } : {}),
+      ...(input.searchAttributes ? { searchAttributes: true } : {}),
     };
     const child: ChildRun = { runId: childId, task: task.slice(0, 200), status: 'running' };
     children.push(child);
@@ -520,6 +527,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
             parentRunId: runId,
             ...(input.owner ? { owner: input.owner } : {}),
           },
+          ...(input.searchAttributes && input.owner ? { typedSearchAttributes: newRunSearchAttributes(input.owner, startedAt) } : {}),
           workflowExecutionTimeout: `${remainingSeconds} seconds`,
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         });

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
+import { DEV_SERVER_SEARCH_ATTRIBUTE_ARGS } from '../../src/shared/searchAttributes.js';
 import { EMBEDDED_DEV_SERVER_TUNING } from '../../src/temporal/devServer.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -42,6 +43,8 @@ export interface DevServerOptions {
   /** Fixed port, e.g. to restart on the same address. */
   port?: number;
   extraArgs?: string[];
+  /** Register list_runs' search attributes, as the embedded dev server does (default true; false: a namespace without them). */
+  searchAttributes?: boolean;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -71,6 +74,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     'warn',
     // Tests run on the settings users' embedded dev server has.
     ...EMBEDDED_DEV_SERVER_TUNING,
+    ...(opts.searchAttributes === false ? [] : DEV_SERVER_SEARCH_ATTRIBUTE_ARGS),
     ...(opts.extraArgs ?? []),
   ];
   const child = spawn(temporalCliPath(), args, { stdio: ['ignore', logFd, logFd] });

@@ -1,0 +1,136 @@
+/**
+ * The first read of a closed run, of every kind (completed, failed, cancelled, timed out, terminated,
+ * and terminated with no worker to replay it): each read by a server that has not seen the run close,
+ * so nothing is cached. The answer is the same through get_run_status and get_run_result, the same on
+ * a repeat, closedAt is Temporal's close time, and another principal's run, an unknown runId and a
+ * workflow of another type all answer "no such run".
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { buildConfig, parseArgs, type Config } from '../src/config.js';
+import type { Caller } from '../src/server/principal.js';
+import { RunService, type StartParams } from '../src/server/runService.js';
+import { UserError } from '../src/server/toolResult.js';
+import type { RunStatus, RunStatusName } from '../src/shared/contract.js';
+import { connectTemporal, type TemporalHandle } from '../src/temporal/connect.js';
+import { startWorker, type RunningWorker } from '../src/worker/worker.js';
+import { startModelServer, type ModelServer } from './support/modelServer.js';
+import { startSinkServer, type SinkServer } from './support/sinkServer.js';
+import { startDevServer, type DevServer } from './support/temporal.js';
+import { waitFor } from './support/wait.js';
+
+const alice: Caller = { principal: 'alice', client: 'test' };
+const bob: Caller = { principal: 'bob', client: 'test' };
+const WORKER_QUEUE = 'closed-read';
+const IDLE_QUEUE = 'closed-read-idle';
+
+interface Case {
+  kind: string;
+  status: RunStatusName;
+  error?: string;
+  result?: string;
+  /** Model turns the run took before it closed. */
+  step: number;
+  runId?: string;
+}
+
+describe('the first read of a closed run', { timeout: 5 * 60_000 }, () => {
+  let dev: DevServer;
+  let model: ModelServer;
+  let sink: SinkServer;
+  let temporal: TemporalHandle;
+  let worker: RunningWorker;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'da-closed-read-'));
+
+  const configFor = (queue: string): Config =>
+    buildConfig(parseArgs(['serve', '--no-service']), {
+      TEMPORAL_ADDRESS: dev.address,
+      OPENAI_BASE_URL: model.baseUrl,
+      OPENAI_API_KEY: 'test-key',
+      DURABLE_AGENT_MODEL: 'test-model',
+      DURABLE_AGENT_TASK_QUEUE: queue,
+      DURABLE_AGENT_HOME: path.join(tmp, 'home'),
+      DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1',
+    });
+  /** A server that has seen nothing: no cached status. */
+  const freshServer = (queue = WORKER_QUEUE) => new RunService(configFor(queue), () => Promise.resolve(temporal));
+
+  const noSuchRun = (runId: string) => (err: unknown) => {
+    assert.ok(err instanceof UserError, String(err));
+    assert.equal(err.message, `No run with runId "${runId}". Use list_runs to find runs, or start_agent_run to start one.`);
+    return true;
+  };
+
+  before(async () => {
+    [dev, model, sink] = await Promise.all([startDevServer(), startModelServer(), startSinkServer()]);
+    temporal = await connectTemporal(configFor(WORKER_QUEUE));
+    worker = await startWorker(configFor(WORKER_QUEUE), temporal);
+  });
+  after(async () => {
+    await worker?.shutdown();
+    await temporal?.close();
+    await Promise.all([dev?.stop(), model?.close(), sink?.close()]);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('answers the same for every kind of close, whichever way it is read, and only to its owner', async () => {
+    const get = (id: string) => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/${id}` } }] });
+    const starter = freshServer();
+    const begin = async (c: Case, params: Omit<StartParams, 'task'>, steps: Parameters<ModelServer['script']>[1], on = starter) => {
+      model.script(c.kind, steps);
+      c.runId = (await on.start({ task: `closes ${c.kind} [script:${c.kind}]`, ...params }, alice)).runId;
+    };
+    const parked = async (c: Case) => waitFor(`${c.kind} to wait for approval`, async () => (await starter.status(c.runId!, alice)).status === 'waiting_for_approval');
+
+    const completed: Case = { kind: 'completed', status: 'completed', result: 'the answer', step: 1 };
+    const failed: Case = { kind: 'failed', status: 'failed', error: 'The run used all 1 steps (maxSteps) without a final answer from the model.', step: 1 };
+    const cancelled: Case = { kind: 'cancelled', status: 'cancelled', step: 1 };
+    const timedOut: Case = { kind: 'timed-out', status: 'timed_out', error: 'The run ran out of its time budget (timeoutSeconds) and was stopped.', step: 1 };
+    const terminated: Case = { kind: 'terminated', status: 'failed', error: 'The run was terminated: stopped by the test', step: 1 };
+    // No worker polls its queue: no replay can answer, so the status is what Temporal itself knows.
+    const unworked: Case = { kind: 'terminated-unworked', status: 'failed', error: 'The run was terminated: stopped by the test', step: 0 };
+
+    await begin(completed, { approval: 'none' }, [{ content: 'the answer' }]);
+    await begin(failed, { approval: 'none', maxSteps: 1 }, [get('failed')]);
+    await begin(cancelled, { approval: 'all' }, [get('cancelled')]);
+    await begin(timedOut, { approval: 'all', timeoutSeconds: 3 }, [get('timed-out')]);
+    await begin(terminated, { approval: 'all' }, [get('terminated')]);
+    await begin(unworked, {}, [], freshServer(IDLE_QUEUE));
+    await Promise.all([parked(cancelled), parked(terminated)]);
+    await temporal.client.workflow.getHandle(cancelled.runId!).cancel();
+    await temporal.client.workflow.getHandle(terminated.runId!).terminate('stopped by the test');
+    await temporal.client.workflow.getHandle(unworked.runId!).terminate('stopped by the test');
+    const cases = [completed, failed, cancelled, timedOut, terminated, unworked];
+    for (const c of cases) await temporal.client.workflow.getHandle(c.runId!).result().catch(() => undefined);
+
+    for (const c of cases) {
+      const runId = c.runId!;
+      const server = freshServer();
+      const first = await server.status(runId, alice);
+      const what = `${c.kind}: ${JSON.stringify(first)}`;
+      const closeTime = (await temporal.client.workflow.getHandle(runId).describe()).closeTime?.toISOString();
+      assert.equal(first.status, c.status, what);
+      assert.equal(first.closedAt, closeTime, what);
+      assert.equal(first.updatedAt, closeTime, what);
+      assert.equal(first.error, c.error, what);
+      assert.equal(first.result, c.result, what);
+      assert.equal(first.task, `closes ${c.kind} [script:${c.kind}]`, what);
+      assert.equal(first.step, c.step, what);
+      assert.deepEqual(first.pendingApprovals, [], what);
+      assert.equal((first as RunStatus).owner, undefined, 'the owner is never shown');
+      assert.deepEqual(await server.status(runId, alice), first, `${c.kind}: a repeat`);
+      assert.deepEqual(await freshServer().result(runId, 5, alice), first, `${c.kind}: get_run_result`);
+      await assert.rejects(freshServer().status(runId, bob), noSuchRun(runId), `${c.kind}: bob`);
+    }
+  });
+
+  it('answers "no such run" for an unknown runId and for a closed workflow of another type', async () => {
+    await assert.rejects(freshServer().status('run-never-started', alice), noSuchRun('run-never-started'));
+    const other = await temporal.client.workflow.start('someOtherWorkflow', { taskQueue: IDLE_QUEUE, workflowId: `other-${process.pid}`, args: [] });
+    await other.terminate('not an agent run');
+    await assert.rejects(freshServer().status(other.workflowId, alice), noSuchRun(other.workflowId));
+  });
+});
