@@ -6,20 +6,13 @@
  * workflow of another type all answer "no such run".
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildConfig, parseArgs, type Config } from '../src/config.js';
 import type { Caller } from '../src/server/principal.js';
-import { RunService, type StartParams } from '../src/server/runService.js';
+import type { StartParams } from '../src/server/runService.js';
 import { UserError } from '../src/server/toolResult.js';
 import type { RunStatus, RunStatusName } from '../src/shared/contract.js';
-import { connectTemporal, type TemporalHandle } from '../src/temporal/connect.js';
-import { startWorker, type RunningWorker } from '../src/worker/worker.js';
-import { startModelServer, type ModelServer } from './support/modelServer.js';
-import { startSinkServer, type SinkServer } from './support/sinkServer.js';
-import { startDevServer, type DevServer } from './support/temporal.js';
+import { startInProcessStack, type InProcessStack } from './support/inProcess.js';
+import type { ModelServer } from './support/modelServer.js';
 import { waitFor } from './support/wait.js';
 
 const alice: Caller = { principal: 'alice', client: 'test' };
@@ -38,25 +31,9 @@ interface Case {
 }
 
 describe('the first read of a closed run', { timeout: 5 * 60_000 }, () => {
-  let dev: DevServer;
-  let model: ModelServer;
-  let sink: SinkServer;
-  let temporal: TemporalHandle;
-  let worker: RunningWorker;
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'da-closed-read-'));
-
-  const configFor = (queue: string): Config =>
-    buildConfig(parseArgs(['serve', '--no-service']), {
-      TEMPORAL_ADDRESS: dev.address,
-      OPENAI_BASE_URL: model.baseUrl,
-      OPENAI_API_KEY: 'test-key',
-      DURABLE_AGENT_MODEL: 'test-model',
-      DURABLE_AGENT_TASK_QUEUE: queue,
-      DURABLE_AGENT_HOME: path.join(tmp, 'home'),
-      DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1',
-    });
+  let stack: InProcessStack;
   /** A server that has seen nothing: no cached status. */
-  const freshServer = (queue = WORKER_QUEUE) => new RunService(configFor(queue), () => Promise.resolve(temporal));
+  const freshServer = (queue = WORKER_QUEUE) => stack.service(queue);
 
   const noSuchRun = (runId: string) => (err: unknown) => {
     assert.ok(err instanceof UserError, String(err));
@@ -65,18 +42,14 @@ describe('the first read of a closed run', { timeout: 5 * 60_000 }, () => {
   };
 
   before(async () => {
-    [dev, model, sink] = await Promise.all([startDevServer(), startModelServer(), startSinkServer()]);
-    temporal = await connectTemporal(configFor(WORKER_QUEUE));
-    worker = await startWorker(configFor(WORKER_QUEUE), temporal);
+    stack = await startInProcessStack(WORKER_QUEUE);
   });
   after(async () => {
-    await worker?.shutdown();
-    await temporal?.close();
-    await Promise.all([dev?.stop(), model?.close(), sink?.close()]);
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await stack?.close();
   });
 
   it('answers the same for every kind of close, whichever way it is read, and only to its owner', async () => {
+    const { model, sink, temporal } = stack;
     const get = (id: string) => ({ toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/${id}` } }] });
     const starter = freshServer();
     const begin = async (c: Case, params: Omit<StartParams, 'task'>, steps: Parameters<ModelServer['script']>[1], on = starter) => {
@@ -129,7 +102,7 @@ describe('the first read of a closed run', { timeout: 5 * 60_000 }, () => {
 
   it('answers "no such run" for an unknown runId and for a closed workflow of another type', async () => {
     await assert.rejects(freshServer().status('run-never-started', alice), noSuchRun('run-never-started'));
-    const other = await temporal.client.workflow.start('someOtherWorkflow', { taskQueue: IDLE_QUEUE, workflowId: `other-${process.pid}`, args: [] });
+    const other = await stack.temporal.client.workflow.start('someOtherWorkflow', { taskQueue: IDLE_QUEUE, workflowId: `other-${process.pid}`, args: [] });
     await other.terminate('not an agent run');
     await assert.rejects(freshServer().status(other.workflowId, alice), noSuchRun(other.workflowId));
   });

@@ -8,22 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildConfig, parseArgs, type Config } from '../src/config.js';
 import type { Caller } from '../src/server/principal.js';
-import { RunService, type StartParams } from '../src/server/runService.js';
+import type { RunService, StartParams } from '../src/server/runService.js';
 import { RUN_STATUSES, type RunStatusName, type RunSummary } from '../src/shared/contract.js';
 import { newRunSearchAttributes, ownerKeyword, RUN_OWNER, RUN_STARTED_AT, RUN_STATUS } from '../src/shared/searchAttributes.js';
-import { connectTemporal, type TemporalHandle } from '../src/temporal/connect.js';
 import { registerCommands } from '../src/temporal/searchAttributes.js';
-import { startWorker, type RunningWorker } from '../src/worker/worker.js';
+import { startInProcessStack, type InProcessStack } from './support/inProcess.js';
 import { callTool, spawnServer } from './support/mcpStdio.js';
-import { startModelServer, type ModelServer } from './support/modelServer.js';
-import { startSinkServer, type SinkServer } from './support/sinkServer.js';
-import { startDevServer, temporalCliPath, type DevServer } from './support/temporal.js';
+import { temporalCliPath } from './support/temporal.js';
 import { waitFor } from './support/wait.js';
 
 /** A principal Temporal's query strings could not match as it is: quote, backslash, double quote, space, percent. */
@@ -62,29 +56,13 @@ for (const mode of ['search attributes', 'scan'] as const) {
   const indexed = mode === 'search attributes';
 
   describe(`list_runs (${mode})`, { timeout: 5 * 60_000 }, () => {
-    let dev: DevServer;
-    let model: ModelServer;
-    let sink: SinkServer;
-    let temporal: TemporalHandle;
-    let worker: RunningWorker;
+    let stack: InProcessStack;
     /** Starts runs on the worker's task queue. */
     let service: RunService;
     /** Starts runs on a task queue no worker polls. */
     let idle: RunService;
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'da-listing-'));
     /** The runs each principal started, with the status each must end up listed with. */
     const expected = new Map<string, Map<string, RunStatusName>>();
-
-    const configFor = (queue: string): Config =>
-      buildConfig(parseArgs(['serve', '--no-service']), {
-        TEMPORAL_ADDRESS: dev.address,
-        OPENAI_BASE_URL: model.baseUrl,
-        OPENAI_API_KEY: 'test-key',
-        DURABLE_AGENT_MODEL: 'test-model',
-        DURABLE_AGENT_TASK_QUEUE: queue,
-        DURABLE_AGENT_HOME: path.join(tmp, 'home'),
-        DURABLE_AGENT_HTTP_ALLOW: '127.0.0.1', // the sink is on loopback, which http_request refuses by default
-      });
 
     function expect(caller: Caller, runId: string, status: RunStatusName): void {
       const runs = expected.get(caller.principal) ?? new Map<string, RunStatusName>();
@@ -124,23 +102,18 @@ for (const mode of ['search attributes', 'scan'] as const) {
     }
 
     before(async () => {
-      [dev, model, sink] = await Promise.all([startDevServer({ searchAttributes: indexed }), startModelServer(), startSinkServer()]);
-      temporal = await connectTemporal(configFor(WORKER_QUEUE));
-      worker = await startWorker(configFor(WORKER_QUEUE), temporal);
-      service = new RunService(configFor(WORKER_QUEUE), () => Promise.resolve(temporal));
-      idle = new RunService(configFor(IDLE_QUEUE), () => Promise.resolve(temporal));
+      stack = await startInProcessStack(WORKER_QUEUE, { searchAttributes: indexed });
+      service = stack.service(WORKER_QUEUE);
+      idle = stack.service(IDLE_QUEUE);
     });
     after(async () => {
-      await worker?.shutdown();
-      await temporal?.close();
-      await Promise.all([dev?.stop(), model?.close(), sink?.close()]);
-      fs.rmSync(tmp, { recursive: true, force: true });
+      await stack?.close();
     });
 
     it(`decides at start-up to ${indexed ? 'use' : 'do without'} the search attributes, and starts runs accordingly`, async () => {
       assert.equal(await service.usesSearchAttributes(), indexed);
       const runId = await start(idle, alice, { task: 'look at my attributes' }, 'running');
-      const desc = await temporal.client.workflow.getHandle(runId).describe();
+      const desc = await stack.temporal.client.workflow.getHandle(runId).describe();
       const attributes = desc.typedSearchAttributes;
       if (indexed) {
         assert.equal(attributes.get(RUN_OWNER), ownerKeyword(alice.principal));
@@ -159,10 +132,10 @@ for (const mode of ['search attributes', 'scan'] as const) {
       await Promise.all([many(4, alice, { task: 'old open' }, 'running'), many(2, bob, { task: 'bob open' }, 'running')]);
       await start(idle, alice, { task: 'long', timeoutSeconds: 6 }, 'timed_out');
       await Promise.all([many(8, alice, { task: 'short', timeoutSeconds: 1 }, 'timed_out'), many(6, bob, { task: 'bob short', timeoutSeconds: 1 }, 'timed_out')]);
-      model.script('list-done', [{ content: 'done' }]);
+      stack.model.script('list-done', [{ content: 'done' }]);
       await start(service, alice, { task: 'answers at once [script:list-done]', approval: 'none' }, 'completed');
       for (const who of ['alice', 'bob']) {
-        model.script(`list-park-${who}`, [{ toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${sink.url}/park` } }] }, { content: 'approved' }]);
+        stack.model.script(`list-park-${who}`, [{ toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${stack.sink.url}/park` } }] }, { content: 'approved' }]);
       }
       await start(service, alice, { task: 'parks [script:list-park-alice]', approval: 'all' }, 'waiting_for_approval');
       await start(service, bob, { task: 'parks [script:list-park-bob]', approval: 'all' }, 'waiting_for_approval');
@@ -185,7 +158,7 @@ for (const mode of ['search attributes', 'scan'] as const) {
       await Promise.all(
         times.map(async (startedAt, i) => {
           const workflowId = `dave-${i}-${process.pid}`;
-          await temporal.client.workflow.start('agentWorkflow', {
+          await stack.temporal.client.workflow.start('agentWorkflow', {
             taskQueue: IDLE_QUEUE,
             workflowId,
             args: [],
@@ -200,7 +173,7 @@ for (const mode of ['search attributes', 'scan'] as const) {
 
     it('follows a run through its approval, and lists a sub-agent with its owner\'s runs', async () => {
       const parked = [...expected.get(alice.principal)!].find(([, s]) => s === 'waiting_for_approval')![0];
-      const attributeOf = async (runId: string) => (await temporal.client.workflow.getHandle(runId).describe()).typedSearchAttributes.get(RUN_STATUS);
+      const attributeOf = async (runId: string) => (await stack.temporal.client.workflow.getHandle(runId).describe()).typedSearchAttributes.get(RUN_STATUS);
       if (indexed) assert.equal(await attributeOf(parked), 'waiting_for_approval');
       const { pendingApprovals } = await service.status(parked, alice);
       await service.approve(parked, pendingApprovals[0]!.approvalId, 'approve', undefined, alice);
@@ -208,8 +181,8 @@ for (const mode of ['search attributes', 'scan'] as const) {
       expect(alice, parked, 'completed');
       if (indexed) assert.equal(await attributeOf(parked), 'running', 'the last upsert, when the approval was decided');
 
-      model.script('list-parent', [{ toolCalls: [{ name: 'delegate', arguments: { task: 'sub-task [script:list-child]' } }] }, { content: 'parent done' }]);
-      model.script('list-child', [{ content: 'child done' }]);
+      stack.model.script('list-parent', [{ toolCalls: [{ name: 'delegate', arguments: { task: 'sub-task [script:list-child]' } }] }, { content: 'parent done' }]);
+      stack.model.script('list-child', [{ content: 'child done' }]);
       const parent = await start(service, alice, { task: 'delegates [script:list-parent]', approval: 'none' }, 'completed');
       assert.equal((await service.result(parent, 30, alice)).status, 'completed');
       const child = `${parent}.sub-1-0`;
@@ -217,7 +190,7 @@ for (const mode of ['search attributes', 'scan'] as const) {
       const all = await settled(alice);
       assert.equal(all.find((r) => r.runId === child)?.parentRunId, parent);
       if (indexed) {
-        const desc = await temporal.client.workflow.getHandle(child).describe();
+        const desc = await stack.temporal.client.workflow.getHandle(child).describe();
         assert.equal(desc.typedSearchAttributes.get(RUN_OWNER), ownerKeyword(alice.principal));
         assert.equal(desc.typedSearchAttributes.get(RUN_STARTED_AT)?.toISOString(), (desc.memo as { startedAt: string }).startedAt);
       }
@@ -229,7 +202,7 @@ for (const mode of ['search attributes', 'scan'] as const) {
       it('filters the owner in visibility, and the memo still has the last word', async () => {
         const startedAt = new Date().toISOString();
         const forge = (workflowId: string, memoOwner: string, attributeOwner: string) =>
-          temporal.client.workflow.start('agentWorkflow', {
+          stack.temporal.client.workflow.start('agentWorkflow', {
             taskQueue: IDLE_QUEUE,
             workflowId,
             args: [],
@@ -249,7 +222,7 @@ for (const mode of ['search attributes', 'scan'] as const) {
     it(`over stdio ${indexed ? 'says nothing about' : 'warns once on stderr (never stdout) how to register'} the search attributes`, async () => {
       const server = await spawnServer({
         args: ['serve', '--no-service', '--no-worker'],
-        env: { TEMPORAL_ADDRESS: dev.address, DURABLE_AGENT_TASK_QUEUE: WORKER_QUEUE, DURABLE_AGENT_HOME: path.join(tmp, 'stdio-home'), OPENAI_API_KEY: 'test-key' },
+        env: { TEMPORAL_ADDRESS: stack.dev.address, DURABLE_AGENT_TASK_QUEUE: WORKER_QUEUE, DURABLE_AGENT_HOME: path.join(stack.dev.dir, 'stdio-home'), OPENAI_API_KEY: 'test-key' },
       });
       try {
         for (let i = 0; i < 2; i++) assert.ok(!(await callTool(server.client, 'list_runs', {})).isError);
@@ -270,13 +243,13 @@ for (const mode of ['search attributes', 'scan'] as const) {
     if (!indexed) {
       it('once the attributes are registered, a restarted server lists the older runs with the new ones', async () => {
         for (const command of registerCommands('default')) {
-          execFileSync(temporalCliPath(), [...command.split(' ').slice(1), '--address', dev.address], { stdio: 'pipe' });
+          execFileSync(temporalCliPath(), [...command.split(' ').slice(1), '--address', stack.dev.address], { stdio: 'pipe' });
         }
         // Each server asks once, at start-up; the namespace may take a moment to list the new attributes.
-        let restarted = new RunService(configFor(IDLE_QUEUE), () => Promise.resolve(temporal));
+        let restarted = stack.service(IDLE_QUEUE);
         await waitFor('a server to find the attributes', async () => {
           if (await restarted.usesSearchAttributes()) return true;
-          restarted = new RunService(configFor(IDLE_QUEUE), () => Promise.resolve(temporal));
+          restarted = stack.service(IDLE_QUEUE);
           return false;
         });
         // The frontend may take a moment more to accept them on a start.
@@ -288,7 +261,7 @@ for (const mode of ['search attributes', 'scan'] as const) {
         await start(restarted, alice, { task: 'after the upgrade 1', timeoutSeconds: 1 }, 'timed_out');
         await start(restarted, bob, { task: 'bob after the upgrade' }, 'running');
         await start(restarted, alice, { task: 'after the upgrade 2' }, 'running');
-        const desc = await temporal.client.workflow.getHandle(first!).describe();
+        const desc = await stack.temporal.client.workflow.getHandle(first!).describe();
         assert.equal(desc.typedSearchAttributes.get(RUN_OWNER), ownerKeyword(alice.principal));
         await assertListings(alice, restarted);
         await assertListings(bob, restarted);
