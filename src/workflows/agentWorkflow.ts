@@ -69,12 +69,25 @@ const { callModel } = proxyActivities<AgentActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
 
-const { httpRequest } = proxyActivities<AgentActivities>({
+// Timeouts and retries of each kind of tool call, the same whether it runs as a regular activity or,
+// for a read, as a local one (below).
+const HTTP_CALL = {
   startToCloseTimeout: '45 seconds',
   scheduleToCloseTimeout: '5 minutes',
-  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 4 },
-});
+} as const;
+const MCP_CALL = {
+  startToCloseTimeout: '5 minutes',
+  scheduleToCloseTimeout: '15 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 4 },
+} as const;
+const WORKSPACE_CALL = {
+  startToCloseTimeout: '60 seconds',
+  scheduleToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 4 },
+} as const;
+
+const { httpRequest } = proxyActivities<AgentActivities>({ ...HTTP_CALL, heartbeatTimeout: HEARTBEAT_TIMEOUT });
 
 /**
  * Workflow changes that alter the commands a run issues are guarded by `patched()`, so runs
@@ -104,39 +117,16 @@ const { describeToolbox } = proxyActivities<AgentActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
 });
 
-const { callMcpTool } = proxyActivities<AgentActivities>({
-  startToCloseTimeout: '5 minutes',
-  scheduleToCloseTimeout: '15 minutes',
-  heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 4 },
-});
+const { callMcpTool } = proxyActivities<AgentActivities>({ ...MCP_CALL, heartbeatTimeout: HEARTBEAT_TIMEOUT });
 
-const { workspaceTool } = proxyActivities<AgentActivities>({
-  startToCloseTimeout: '60 seconds',
-  scheduleToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 4 },
-});
+const { workspaceTool } = proxyActivities<AgentActivities>(WORKSPACE_CALL);
 
 // Reads run as local activities, inside the workflow task that asked for them: no trip through the
 // server's task queues per read (see BENCHMARKS.md). A read has no side effect, so one cut off by a
 // worker crash simply runs again; writes stay regular activities, recorded once done.
-const { readHttp } = proxyLocalActivities<AgentActivities>({
-  startToCloseTimeout: '45 seconds',
-  scheduleToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 4 },
-});
-
-const { readMcpTool } = proxyLocalActivities<AgentActivities>({
-  startToCloseTimeout: '5 minutes',
-  scheduleToCloseTimeout: '15 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 4 },
-});
-
-const { readWorkspace } = proxyLocalActivities<AgentActivities>({
-  startToCloseTimeout: '60 seconds',
-  scheduleToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 4 },
-});
+const { readHttp } = proxyLocalActivities<AgentActivities>(HTTP_CALL);
+const { readMcpTool } = proxyLocalActivities<AgentActivities>(MCP_CALL);
+const { readWorkspace } = proxyLocalActivities<AgentActivities>(WORKSPACE_CALL);
 
 /** A workspace or MCP tool call; a read runs as a local activity when the run says so. */
 async function toolboxCall(tool: string, args: Record<string, unknown>, idempotencyKey: string, asLocalRead: boolean): Promise<ToolCallOutcome> {
