@@ -3,7 +3,8 @@
  * and terminated with no worker to replay it): each read by a server that has not seen the run close,
  * so nothing is cached. The answer is the same through get_run_status and get_run_result, the same on
  * a repeat, closedAt is Temporal's close time, and another principal's run, an unknown runId and a
- * workflow of another type all answer "no such run".
+ * workflow of another type all answer "no such run". Also the read of a run no worker has taken up
+ * yet: answered from its start event, whole, without waiting for a worker.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +12,7 @@ import type { Caller } from '../src/server/principal.js';
 import type { StartParams } from '../src/server/runService.js';
 import { UserError } from '../src/server/toolResult.js';
 import type { RunStatus, RunStatusName } from '../src/shared/contract.js';
+import { startWorker } from '../src/worker/worker.js';
 import { startInProcessStack, type InProcessStack } from './support/inProcess.js';
 import type { ModelServer } from './support/modelServer.js';
 import { waitFor } from './support/wait.js';
@@ -105,5 +107,50 @@ describe('the first read of a closed run', { timeout: 5 * 60_000 }, () => {
     const other = await stack.temporal.client.workflow.start('someOtherWorkflow', { taskQueue: IDLE_QUEUE, workflowId: `other-${process.pid}`, args: [] });
     await other.terminate('not an agent run');
     await assert.rejects(freshServer().status(other.workflowId, alice), noSuchRun(other.workflowId));
+  });
+
+  it('answers a run no worker has taken up yet from its start event, whole, and then from its worker', async () => {
+    const queue = 'closed-read-later';
+    const server = freshServer(queue);
+    // Longer than the memo keeps (500 characters): the whole task shows the start event answered.
+    const task = `waits for a worker [script:unstarted] ${'x'.repeat(600)}`;
+    stack.model.script('unstarted', [{ toolCalls: [{ name: 'http_request', arguments: { method: 'GET', url: `${stack.sink.url}/unstarted` } }] }]);
+    const { runId } = await server.start({ task, maxSteps: 7, approval: 'all' }, alice);
+
+    const first = await freshServer(queue).status(runId, alice);
+    assert.equal(first.status, 'running');
+    assert.equal(first.task, task);
+    assert.equal(first.step, 0);
+    assert.equal(first.maxSteps, 7);
+    assert.deepEqual(first.pendingApprovals, []);
+    assert.deepEqual(first.usage, { llmCalls: 0, toolCalls: 0, inputTokens: 0, outputTokens: 0 });
+    assert.equal(first.updatedAt, first.startedAt);
+    assert.match(first.error ?? '', /no worker is polling task queue "closed-read-later"/);
+    assert.equal((first as RunStatus).owner, undefined, 'the owner is never shown');
+    await assert.rejects(freshServer(queue).status(runId, bob), noSuchRun(runId));
+    // An open workflow of another type, never taken up, is no agent run either.
+    const other = await stack.temporal.client.workflow.start('someOtherWorkflow', { taskQueue: queue, workflowId: `other-open-${process.pid}`, args: [] });
+    try {
+      await assert.rejects(freshServer(queue).status(other.workflowId, alice), noSuchRun(other.workflowId));
+    } finally {
+      await other.terminate('not an agent run');
+    }
+
+    // Once a worker takes the run up, the worker answers: the run moves on to its approval.
+    const worker = await startWorker(stack.configFor(queue), stack.temporal);
+    try {
+      let parked = first;
+      await waitFor('the run to wait for approval', async () => {
+        parked = await freshServer(queue).status(runId, alice);
+        return parked.status === 'waiting_for_approval';
+      });
+      assert.equal(parked.step, 1);
+      assert.equal(parked.task, task);
+      assert.equal(parked.error, undefined);
+      assert.equal(parked.pendingApprovals.length, 1);
+      await stack.temporal.client.workflow.getHandle(runId).terminate('done with it');
+    } finally {
+      await worker.shutdown();
+    }
   });
 });

@@ -96,6 +96,21 @@ describe('replay of recorded histories against the current workflow code', () =>
     assert.deepEqual(localReads('v6', 'toolbox-1.json'), ['readWorkspace'], 'workspace_read ran locally; the write and the MCP call did not');
   });
 
+  it('runs at patch level 1 (v7) record no patch markers and list their toolbox with a local activity', () => {
+    for (const file of fs.readdirSync(path.join(historiesDir, 'v7'))) {
+      const markers = load(path.join(historiesDir, 'v7', file))
+        .events.filter((e) => e.eventType === 'EVENT_TYPE_MARKER_RECORDED')
+        .map((e) => e.markerRecordedEventAttributes as { markerName: string });
+      assert.ok(!markers.some((m) => m.markerName === 'core_patch'), `v7/${file} has no patch marker`);
+    }
+    const scheduled = (label: string, file: string): string[] =>
+      load(path.join(historiesDir, label, file))
+        .events.filter((e) => e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED')
+        .map((e) => (e.activityTaskScheduledEventAttributes as { activityType: { name: string } }).activityType.name);
+    assert.deepEqual(scheduled('v6', 'happy-path.json'), ['describeToolbox', 'callModel', 'callModel']);
+    assert.deepEqual(scheduled('v7', 'happy-path.json'), ['callModel', 'callModel'], 'the toolbox was listed inside the first workflow task');
+  });
+
   it('a history that does not match the code fails replay (the test can fail)', async () => {
     // Swap the first model call for a tool call: the code would schedule something else.
     const history = load(path.join(historiesDir, 'v1', 'happy-path.json'));
@@ -109,15 +124,20 @@ describe('replay of recorded histories against the current workflow code', () =>
 
   // One guard removed at a time: a history carrying another patch's marker fails without its call too.
   const unguarded = [
-    { guard: 'if (patched(PATCHES.stepInMemo))', without: 'if (true)', history: ['v1', 'happy-path.json'] },
+    { guard: "if (applies('stepInMemo'))", without: 'if (true)', history: ['v1', 'happy-path.json'] },
     // A GET with a method-override header that ran without approval before the dressed-writes patch.
-    { guard: 'patched(PATCHES.dressedWrites)', without: 'true', history: ['v3', 'dressed-write.json'] },
+    { guard: "applies('dressedWrites')", without: 'true', history: ['v3', 'dressed-write.json'] },
     // A sub-agent that took two turns while its parent had one left; the parent then took another turn.
-    { guard: 'patched(PATCHES.delegateBudget)', without: 'true', history: ['v3', 'delegate.json'] },
+    { guard: "applies('delegateBudget')", without: 'true', history: ['v3', 'delegate.json'] },
     // A turn of a read and an approved MCP call that ran one after the other.
-    { guard: 'patched(PATCHES.parallelTools)', without: 'true', history: ['v4', 'toolbox-1.json'] },
+    { guard: "applies('parallelTools')", without: 'true', history: ['v4', 'toolbox-1.json'] },
     // A GET run as a regular activity, by a run whose input did not ask for local reads.
     { guard: 'input.localReads === true', without: 'true', history: ['v5', 'happy-path.json'] },
+    // Runs started below patch level 1: patch markers, and the toolbox listed by a regular activity.
+    { guard: 'const patchLevel = input.patchLevel ?? 0;', without: 'const patchLevel = 1;', history: ['v6', 'happy-path.json'] },
+    // Runs started at patch level 1: no markers to find, the toolbox listed in the first workflow task.
+    { guard: 'patchLevel >= PATCH_LEVELS[PATCHES[patch]] || ', without: '', history: ['v7', 'happy-path.json'] },
+    { guard: 'patchLevel >= 1 ? await describeToolboxLocally() : await describeToolbox()', without: 'await describeToolbox()', history: ['v7', 'happy-path.json'] },
   ] as const;
   for (const { guard, without, history: recorded } of unguarded) {
     it(`the change behind ${guard} without its guard would break runs recorded before it (${recorded.join('/')})`, async () => {

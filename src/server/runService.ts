@@ -16,6 +16,7 @@ import type { TemporalHandle } from '../temporal/connect.js';
 import { hasRunSearchAttributes } from '../temporal/searchAttributes.js';
 import {
   type ApprovalLookup,
+  PATCH_LEVEL,
   WORKFLOW_TYPE,
   type AgentRunInput,
   type ApprovalMode,
@@ -28,7 +29,7 @@ import { newRunSearchAttributes } from '../shared/searchAttributes.js';
 import { AGENT_TOOL_NAMES } from '../shared/agentTools.js';
 import { isMcpToolName, WORKSPACE_TOOL_NAMES } from '../shared/toolbox.js';
 import type { RunOutcome } from '../workflows/agentWorkflow.js';
-import { readCloseEvent, type CloseRecord, type Settled } from './closeEvent.js';
+import { readRunTail, type CloseRecord, type RunTail, type Settled, type StartRecord } from './runTail.js';
 import { differingParameters, fingerprint, runIdForKey } from './idempotency.js';
 import type { Caller } from './principal.js';
 import { redactHistoryEntry, redactStatus } from './redact.js';
@@ -41,13 +42,8 @@ const QUERY_DEADLINE_MS = 3_000;
 const MEMO_TASK_CHARS = 500;
 /** get_run_result and cancel_run long-poll for the close in slices this long (progress, shutdown). */
 const WAIT_SLICE_MS = 2_000;
-/**
- * A status query not answered this soon may be waiting for the run's first workflow task (a burst of
- * starts): then describe() tells, and what the start recorded answers at once.
- */
-const FIRST_TASK_CHECK_MS = 200;
-/** Events of a run whose first workflow task has not completed: started, task scheduled, task started. */
-const EVENTS_BEFORE_FIRST_TASK = 3;
+/** How long one check of the task queue's pollers stands (Temporal itself lists a gone poller for a while). */
+const POLLER_CHECK_MS = 2_000;
 /** Closed runs never change: this many final statuses are kept to answer without a round trip. */
 const CLOSED_CACHE_SIZE = 2_000;
 
@@ -99,6 +95,8 @@ export class RunService {
   private readonly callerClients = new Map<string, WorkflowClient>();
   /** The namespace's retention: how long a closed run stays readable (asked once). */
   private retention: Promise<number> | undefined;
+  /** The last poller check (noPollerNote) and when it was asked. */
+  private pollerCheck: { at: number; note: Promise<string | undefined> } | undefined;
   /** list_runs, and whether runs carry the search attributes it filters on (asked once, at connection). */
   private listing: RunList | undefined;
 
@@ -201,6 +199,7 @@ export class RunService {
       maxParallelTools: this.config.maxParallelTools,
       localReads: true,
       ...(searchAttributes ? { searchAttributes: true } : {}),
+      patchLevel: PATCH_LEVEL,
     };
     const key = params.idempotencyKey;
     const runId = key ? runIdForKey(caller.principal, key) : `run-${randomUUID()}`;
@@ -271,39 +270,29 @@ export class RunService {
   private async readStatus(runId: string): Promise<RunStatus> {
     const cached = this.closedStatuses.get(runId);
     if (cached) return cached;
-    // One round trip of wall time either way: an open run answers from its worker, while for a
-    // closed one the server rejects the query at once (no worker replays it) and the close event,
-    // read at the same time without waiting, tells how and when it closed.
+    // One round trip of wall time either way: an open run answers from its worker, while the run's
+    // last events, read at the same time without waiting, tell whether it closed (how and when) or
+    // is still waiting for its first workflow task. Either answers at once; a query would wait for
+    // the worker's backlog (a burst of starts) or be rejected as closed.
     let queryError: unknown;
     let record: CloseRecord | undefined;
     const query = this.withDeadline(() => this.openRunQueries.getHandle(runId).query(statusQuery));
-    const close = this.withDeadline(() => readCloseEvent(this.temporal.client, runId)).catch(() => undefined);
-    const closed = close.then((found) => found ?? new Promise<never>(() => undefined)); // only a close competes
+    const tail = this.withDeadline(() => readRunTail(this.temporal.client, runId)).catch((): RunTail => ({ kind: 'open' }));
+    const decisive = tail.then((found) => (found.kind === 'open' ? new Promise<never>(() => undefined) : found)); // only these compete
     try {
-      const first = await Promise.race([
-        query.then((status) => ({ status })),
-        closed.then((found) => ({ found })),
-        sleep(FIRST_TASK_CHECK_MS).then(() => undefined),
-      ]);
-      if (first && 'status' in first) return first.status;
-      if (first) {
-        query.catch(() => undefined); // rejected as closed, nothing more to learn
-        record = first.found;
-      } else {
-        // Slow to answer. A run no worker has taken up yet answers only once one does; until then
-        // what its start recorded (running, step 0) is its status, at once.
-        const [fresh, noPoller] = await Promise.all([this.describe(runId).catch(() => undefined), this.noPollerNote()]);
-        if (fresh && !CLOSED_STATUS[fresh.desc.status.name] && fresh.desc.historyLength <= EVENTS_BEFORE_FIRST_TASK) {
-          query.catch(() => undefined);
-          return this.fallbackStatus(runId, fresh.desc, noPoller);
-        }
-        return await query;
-      }
+      const first = await Promise.race([query.then((status) => ({ status })), decisive.then((found) => ({ found }))]);
+      if ('status' in first) return first.status;
+      query.catch(() => undefined); // rejected as closed, or waiting for a worker: nothing more to learn
+      if (first.found.kind === 'unstarted') return this.unstartedStatus(runId, first.found.start, await this.noPollerNote());
+      record = first.found.record;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || isNotFound(err)) throw unknownRun(runId);
       queryError = err;
     }
-    record ??= await close;
+    if (!record) {
+      const found = await tail;
+      if (found.kind === 'closed') record = found.record;
+    }
     if (record) return this.closedStatus(runId, record);
     const { handle, desc } = await this.describe(runId);
     if (!CLOSED_STATUS[desc.status.name]) {
@@ -318,6 +307,32 @@ export class RunService {
       return this.fallbackStatus(runId, desc, await this.noWorkerNote(queryError));
     }
     return this.closedStatus(runId, closeOf(desc), desc);
+  }
+
+  /**
+   * The status of a run whose first workflow task has not completed, from its start event: what the
+   * workflow itself would answer before doing anything (step 0, nothing pending, nothing used).
+   */
+  private unstartedStatus(runId: string, start: StartRecord, note: string | undefined): RunStatus {
+    if (start.workflowType !== WORKFLOW_TYPE) throw unknownRun(runId);
+    const input = (start.input ?? {}) as Partial<AgentRunInput>;
+    const memo = start.memo as RunMemo;
+    const startedAt = typeof input.startedAt === 'string' ? input.startedAt : (memo.startedAt ?? start.startedAt.toISOString());
+    const owner = typeof input.owner === 'string' ? input.owner : memo.owner;
+    return {
+      runId,
+      status: 'running',
+      task: typeof input.task === 'string' ? input.task : (memo.task ?? ''),
+      step: 0,
+      maxSteps: typeof input.maxSteps === 'number' ? input.maxSteps : (memo.maxSteps ?? 0),
+      pendingApprovals: [],
+      usage: { llmCalls: 0, toolCalls: 0, inputTokens: 0, outputTokens: 0 },
+      ...(typeof input.parentRunId === 'string' ? { parentRunId: input.parentRunId } : {}),
+      ...(note ? { error: note } : {}),
+      startedAt,
+      updatedAt: startedAt,
+      ...(owner ? { owner } : {}),
+    };
   }
 
   /**
@@ -605,8 +620,17 @@ export class RunService {
     return (await this.noPollerNote()) ?? `the worker did not answer a status query within ${QUERY_DEADLINE_MS / 1000} s (${why})`;
   }
 
-  /** Why a run cannot answer when no worker polls its task queue (undefined when one does, or unknown). */
-  private async noPollerNote(): Promise<string | undefined> {
+  /**
+   * Why a run cannot answer when no worker polls its task queue (undefined when one does, or unknown).
+   * One check stands for POLLER_CHECK_MS, so a burst of reads asks Temporal once.
+   */
+  private noPollerNote(): Promise<string | undefined> {
+    const now = Date.now();
+    if (!this.pollerCheck || now - this.pollerCheck.at > POLLER_CHECK_MS) this.pollerCheck = { at: now, note: this.checkPollers() };
+    return this.pollerCheck.note;
+  }
+
+  private async checkPollers(): Promise<string | undefined> {
     try {
       const res = await this.temporal.connection.workflowService.describeTaskQueue({
         namespace: this.temporal.namespace,

@@ -98,7 +98,19 @@ export interface AgentRunInput {
    * the run then upserts its status there and gives its sub-agents theirs. Absent on older runs.
    */
   searchAttributes?: true;
+  /**
+   * The workflow changes this run was started with (PATCH_LEVEL): each patch of that level or below
+   * applies without a patch marker, and the toolbox is listed by a local activity. Absent (0) on runs
+   * started before, which call patched() and list the toolbox as they recorded.
+   */
+  patchLevel?: number;
 }
+
+/**
+ * The patch level new runs start at (see `patchLevel` and PATCHES in agentWorkflow.ts). Raise it when
+ * a level's patches may be taken without markers; a run keeps the level it was started with.
+ */
+export const PATCH_LEVEL = 1;
 
 /** Chat messages as they travel between the workflow and the model activity. */
 export interface ToolCallRequest {

@@ -92,7 +92,9 @@ const { httpRequest } = proxyActivities<AgentActivities>({ ...HTTP_CALL, heartbe
 /**
  * Workflow changes that alter the commands a run issues are guarded by `patched()`, so runs
  * started by older code replay unchanged (see "Changing the workflow" in the README). Each id is
- * kept until no run recorded without it can still be open.
+ * kept until no run recorded without it can still be open. A run whose input carries a patchLevel
+ * at or above a patch's level (PATCH_LEVELS) takes the change without asking patched(): no marker,
+ * and no TemporalChangeVersion search attribute update, per patch per run.
  */
 export const PATCHES = {
   /** v2: the step count is in the memo, so status without a worker shows progress. */
@@ -107,15 +109,28 @@ export const PATCHES = {
   parallelTools: 'parallel-tools',
 } as const;
 
+/** The patch level (AgentRunInput.patchLevel) from which each patch applies without a marker. */
+const PATCH_LEVELS: Record<(typeof PATCHES)[keyof typeof PATCHES], number> = {
+  'step-in-memo': 1,
+  toolbox: 1,
+  'delegate-budget': 1,
+  'dressed-writes': 1,
+  'parallel-tools': 1,
+};
+
 /** Tool calls of one turn run at once when the run's input does not say (runs started before the setting). */
 const DEFAULT_MAX_PARALLEL_TOOLS = 8;
 
-// A regular activity, not a local one: a local activity's marker between two patch markers of one
-// workflow task made a restarted worker fail replay with a non-determinism error.
-const { describeToolbox } = proxyActivities<AgentActivities>({
+const TOOLBOX_CALL = {
   startToCloseTimeout: '90 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
-});
+} as const;
+// Runs below patch level 1 list the toolbox with a regular activity: a local activity's marker
+// between two patch markers of one workflow task made a restarted worker fail replay with a
+// non-determinism error. From level 1 a run records no patch markers, and lists it locally, in the
+// first workflow task: one trip through the server's task queues fewer per run.
+const { describeToolbox } = proxyActivities<AgentActivities>(TOOLBOX_CALL);
+const { describeToolbox: describeToolboxLocally } = proxyLocalActivities<AgentActivities>(TOOLBOX_CALL);
 
 const { callMcpTool } = proxyActivities<AgentActivities>({ ...MCP_CALL, heartbeatTimeout: HEARTBEAT_TIMEOUT });
 
@@ -190,6 +205,9 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
   const reserved = { steps: 0, tokens: 0 };
   /** Runs started before local reads replay with the regular activities they recorded. */
   const readsAreLocal = input.localReads === true;
+  const patchLevel = input.patchLevel ?? 0;
+  /** Whether a patched change applies: by the run's patch level, or else as patched() recorded it. */
+  const applies = (patch: keyof typeof PATCHES): boolean => patchLevel >= PATCH_LEVELS[PATCHES[patch]] || patched(PATCHES[patch]);
 
   const snapshot = (status: RunStatusName, extra: Partial<RunStatus> = {}): RunStatus => ({
     runId,
@@ -247,9 +265,9 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     });
   };
 
-  if (!carried && wantsToolbox(input.tools) && patched(PATCHES.toolbox)) {
+  if (!carried && wantsToolbox(input.tools) && applies('toolbox')) {
     try {
-      const offered = await describeToolbox();
+      const offered = patchLevel >= 1 ? await describeToolboxLocally() : await describeToolbox(); // see TOOLBOX_CALL
       toolbox = offered.tools.filter((t) => toolAllowed(t.name, input.tools));
       warnings = offered.unavailable.map((u) =>
         u.server === '(config)' ? u.error : `MCP server "${u.server}" is unavailable: ${u.error}`,
@@ -290,7 +308,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     for (const text of inbox.splice(0)) messages.push({ role: 'user', content: `[Message from the person who started this run] ${text}` });
     step += 1;
     touch();
-    if (patched(PATCHES.stepInMemo)) upsertMemo({ agentStep: step });
+    if (applies('stepInMemo')) upsertMemo({ agentStep: step });
     let reply;
     try {
       reply = await callModel({
@@ -317,7 +335,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
 
     // patched() only for a turn of several calls, so histories of one-call turns carry no marker.
     const calls = reply.toolCalls;
-    const concurrent = calls.length > 1 && patched(PATCHES.parallelTools);
+    const concurrent = calls.length > 1 && applies('parallelTools');
     const observations: string[] = [];
     if (concurrent) {
       // Each call is its own observation (failures and refusals included); only cancellation throws,
@@ -376,7 +394,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     if (!parsed.ok) return observe(call.name, raw, false, `Error: invalid arguments for ${call.name}: ${parsed.error}.`);
     const args = parsed.args;
     // patched() only for a dressed write, so histories without one replay with no marker.
-    const isWrite = isDressedWrite(args) ? patched(PATCHES.dressedWrites) : isWriteCall(call.name, args);
+    const isWrite = isDressedWrite(args) ? applies('dressedWrites') : isWriteCall(call.name, args);
     const refusal = await gate(callId, call.name, args, summarizeCall(call.name, args), isWrite);
     if (refusal) return observe(call.name, args, false, refusal);
 
@@ -442,7 +460,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
       return observe(call.name, parsed.args, false, `Error: "maxSteps" must be a whole number from 1 to ${DELEGATE_MAX_STEPS}.`);
     }
     // A sub-agent spends from this run's budget, never beyond it.
-    const budgeted = patched(PATCHES.delegateBudget);
+    const budgeted = applies('delegateBudget');
     let childMaxSteps = typeof maxSteps === 'number' ? maxSteps : 10;
     let childMaxTokens: number | undefined;
     if (budgeted) {
@@ -499,6 +517,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
       ...(input.maxParallelTools !== undefined ? { maxParallelTools: input.maxParallelTools } : {}),
       ...(input.localReads ? { localReads: true } : {}),
       ...(input.searchAttributes ? { searchAttributes: true } : {}),
+      ...(input.patchLevel ? { patchLevel: input.patchLevel } : {}),
     };
     const child: ChildRun = { runId: childId, task: task.slice(0, 200), status: 'running' };
     children.push(child);
