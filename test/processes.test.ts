@@ -115,6 +115,50 @@ describe('CLI processes', { timeout: 10 * 60_000 }, () => {
     }
   });
 
+  it('embedded dev server: a port taken while it starts is given up for a fresh one', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'da-home-'));
+    const wrapDir = fs.mkdtempSync(path.join(os.tmpdir(), 'da-cli-wrap-'));
+    // A Temporal CLI that, the first time only, has another process take the Web UI port it was given
+    // before it binds it (what a busy machine can do between our check of the port and the bind).
+    const wrapper = path.join(wrapDir, 'temporal');
+    const holder = `require('net').createServer().listen(Number(process.argv[1]), '127.0.0.1', () => require('fs').writeFileSync(process.argv[2], String(process.pid))); setTimeout(() => process.exit(0), 60000)`;
+    fs.writeFileSync(
+      wrapper,
+      [
+        '#!/bin/bash',
+        `if [ ! -e '${wrapDir}/held' ]; then`,
+        '  prev=""; for a in "$@"; do [ "$prev" = "--ui-port" ] && ui="$a"; prev="$a"; done',
+        `  echo "$ui" > '${wrapDir}/held'`,
+        `  '${process.execPath}' -e "${holder}" "$ui" '${wrapDir}/holder' &`,
+        `  while [ ! -e '${wrapDir}/holder' ]; do sleep 0.05; done`,
+        'fi',
+        `exec '${temporalCliPath()}' "$@"`,
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    model.script('taken-port', [{ content: 'started anyway' }]);
+    const server = await spawnServer({ env: { ...baseEnv(model, home), TEMPORAL_CLI_PATH: wrapper } });
+    let devPid: number | undefined;
+    try {
+      // The dev server starts with the first call that needs Temporal.
+      const r = await runToCompletion(server, 'go [script:taken-port]');
+      assert.equal(r.status, 'completed');
+      assert.equal(r.result, 'started anyway');
+      const held = Number(fs.readFileSync(path.join(wrapDir, 'held'), 'utf8'));
+      assert.ok(held > 0, 'the first start was given a Web UI port, and it was taken');
+      const state = JSON.parse(fs.readFileSync(path.join(home, 'temporal', 'dev-server.json'), 'utf8')) as { pid: number; uiUrl: string };
+      devPid = state.pid;
+      assert.notEqual(Number(new URL(state.uiUrl).port), held, 'the dev server runs on another Web UI port');
+      assert.match(server.stderr(), /taken while it started; starting it again/);
+    } finally {
+      await server.close();
+      const holderPid = fs.existsSync(path.join(wrapDir, 'holder')) ? Number(fs.readFileSync(path.join(wrapDir, 'holder'), 'utf8')) : 0;
+      if (holderPid > 0 && alive(holderPid)) process.kill(holderPid);
+    }
+    if (devPid !== undefined) await waitFor('the dev server to stop', () => !alive(devPid));
+  });
+
   describe('serve --no-worker with a separate worker process', () => {
     let dev: DevServer;
     before(async () => {

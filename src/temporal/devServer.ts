@@ -4,7 +4,7 @@
 // The record is a hint, not the truth: a recorded pid is trusted only if provably that dev
 // server, and a running dev server on the data dir's SQLite file is found by its argv.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -37,6 +37,14 @@ export interface DevServerState {
 export class DevServerError extends Error {}
 
 const START_TIMEOUT_MS = 90_000;
+/**
+ * Starts tried when a port the dev server was given is taken before it binds it: a port found free
+ * can be taken a moment later (by another process, or by one of the dev server's own internal ports).
+ */
+const START_ATTEMPTS = 3;
+
+/** The dev server exited at start-up because a port it was given was taken meanwhile. */
+class PortTakenError extends DevServerError {}
 
 /**
  * Settings the embedded dev server runs with (the tests and benchmarks start theirs with them too;
@@ -303,6 +311,21 @@ async function reusablePort(address: string | undefined): Promise<number | undef
   return (await portFree(port)) ? port : undefined;
 }
 
+/** What a file got from `offset` on (at most 64 KiB): this start's part of the dev server log. */
+function readFrom(file: string, offset: number): string {
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      return buf.subarray(0, readSync(fd, buf, 0, buf.length, offset)).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
@@ -313,12 +336,31 @@ function portFree(port: number): Promise<boolean> {
 
 /**
  * Starts a dev server on the data dir's SQLite file. A restart keeps the previous ports when it
- * can, so clients, workers and the Web UI link of the earlier server keep working.
+ * can, so clients, workers and the Web UI link of the earlier server keep working. A port taken
+ * between our check and the dev server's bind is tried again with a fresh Web UI port (the server
+ * port is kept only if it is free again).
  */
 async function startDevServer(p: ReturnType<typeof paths>, cli: string, previous?: DevServerState): Promise<DevServerState> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServerOnce(p, cli, previous, attempt === 1);
+    } catch (err) {
+      if (!(err instanceof PortTakenError) || attempt >= START_ATTEMPTS) throw err;
+      log.warn('a port of the embedded Temporal dev server was taken while it started; starting it again', { error: err.message });
+    }
+  }
+}
+
+async function startDevServerOnce(
+  p: ReturnType<typeof paths>,
+  cli: string,
+  previous: DevServerState | undefined,
+  reuseUiPort: boolean,
+): Promise<DevServerState> {
   const port = (await reusablePort(previous?.address)) ?? (await freePort());
-  const uiPort = (await reusablePort(previous?.uiUrl)) ?? (await freePort());
+  const uiPort = (reuseUiPort ? await reusablePort(previous?.uiUrl) : undefined) ?? (await freePort());
   const address = `127.0.0.1:${port}`;
+  const logStart = existsSync(p.log) ? statSync(p.log).size : 0;
   const out = openPrivateLog(p.log);
   log.info('starting the embedded Temporal dev server', { cli, address, db: p.db });
   // Its SQLite files are created owner-only: the child inherits the umask at spawn.
@@ -349,7 +391,8 @@ async function startDevServer(p: ReturnType<typeof paths>, cli: string, previous
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (exit.code !== null) {
-      throw new DevServerError(`the Temporal dev server exited with code ${exit.code} during start-up; see ${p.log}`);
+      const why = `the Temporal dev server exited with code ${exit.code} during start-up; see ${p.log}`;
+      throw /address already in use/.test(readFrom(p.log, logStart)) ? new PortTakenError(why) : new DevServerError(why);
     }
     if (await portOpen(address)) {
       const startId = processStartId(pid);
