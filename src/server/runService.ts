@@ -1,6 +1,7 @@
 // Everything the MCP tools do to runs, in Temporal terms: start a workflow, query, signal,
 // cancel, describe and list. Tools stay thin; this file owns the mapping.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   QueryRejectedError,
   WorkflowClient,
@@ -29,7 +30,7 @@ import { newRunSearchAttributes } from '../shared/searchAttributes.js';
 import { AGENT_TOOL_NAMES } from '../shared/agentTools.js';
 import { isMcpToolName, WORKSPACE_TOOL_NAMES } from '../shared/toolbox.js';
 import type { RunOutcome } from '../workflows/agentWorkflow.js';
-import { readRunTail, type CloseRecord, type RunTail, type Settled, type StartRecord } from './runTail.js';
+import { awaitRunClose, readRunTail, type CloseRecord, type RunTail, type Settled, type StartRecord } from './runTail.js';
 import { differingParameters, fingerprint, runIdForKey } from './idempotency.js';
 import type { Caller } from './principal.js';
 import { redactHistoryEntry, redactStatus } from './redact.js';
@@ -42,6 +43,11 @@ const QUERY_DEADLINE_MS = 3_000;
 const MEMO_TASK_CHARS = 500;
 /** get_run_result and cancel_run long-poll for the close in slices this long (progress, shutdown). */
 const WAIT_SLICE_MS = 2_000;
+/**
+ * A status query still unanswered after this long also watches for the run's close (one long poll):
+ * most answer well before, and need no second call.
+ */
+const CLOSE_WATCH_AFTER_MS = 50;
 /** How long one check of the task queue's pollers stands (Temporal itself lists a gone poller for a while). */
 const POLLER_CHECK_MS = 2_000;
 /** Closed runs never change: this many final statuses are kept to answer without a round trip. */
@@ -276,9 +282,11 @@ export class RunService {
     // the worker's backlog (a burst of starts) or be rejected as closed.
     let queryError: unknown;
     let record: CloseRecord | undefined;
+    const raceOver = new AbortController();
     const query = this.withDeadline(() => this.openRunQueries.getHandle(runId).query(statusQuery));
     const tail = this.withDeadline(() => readRunTail(this.temporal.client, runId)).catch((): RunTail => ({ kind: 'open' }));
-    const decisive = tail.then((found) => (found.kind === 'open' ? new Promise<never>(() => undefined) : found)); // only these compete
+    // Only these compete with the query: a close or unstarted tail, or a close while the query waits.
+    const decisive = tail.then((found) => (found.kind === 'open' ? this.closeOvertaking(runId, raceOver.signal) : found));
     try {
       const first = await Promise.race([query.then((status) => ({ status })), decisive.then((found) => ({ found }))]);
       if ('status' in first) return first.status;
@@ -288,6 +296,8 @@ export class RunService {
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || isNotFound(err)) throw unknownRun(runId);
       queryError = err;
+    } finally {
+      raceOver.abort();
     }
     if (!record) {
       const found = await tail;
@@ -307,6 +317,24 @@ export class RunService {
       return this.fallbackStatus(runId, desc, await this.noWorkerNote(queryError));
     }
     return this.closedStatus(runId, closeOf(desc), desc);
+  }
+
+  /**
+   * The run's close, if it comes while a status query waits. Temporal holds a query to a run whose
+   * workflow task is pending until that task completes; when that task closes the run, the query goes
+   * on to a worker that replays the closed run from its start (seconds under load) only to answer as
+   * of before the close. The close event answers the moment it is written. Never settles otherwise.
+   */
+  private async closeOvertaking(runId: string, raceOver: AbortSignal): Promise<Extract<RunTail, { kind: 'closed' }>> {
+    const never = new Promise<never>(() => undefined);
+    try {
+      await delay(CLOSE_WATCH_AFTER_MS, undefined, { signal: raceOver });
+      const { connection } = this.temporal;
+      const record = await connection.withAbortSignal(raceOver, () => this.withDeadline(() => awaitRunClose(this.temporal.client, runId)));
+      return record ? { kind: 'closed', record } : never;
+    } catch {
+      return never; // the query answered first, or the poll failed: the query decides
+    }
   }
 
   /**

@@ -2,6 +2,7 @@
 // whether the run has closed (how, when, with what result or failure: this stands in for describe()
 // plus result() on the first read of a closed run) or has yet to finish its first workflow task
 // (then what its start recorded is its whole status, while a query would wait for a busy worker).
+// And the close itself, waited for, for a read whose query the close overtakes.
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { decodeRetryState, defaultFailureConverter, defaultPayloadConverter, TerminatedFailure } from '@temporalio/common';
 import { optionalTsToDate } from '@temporalio/common/lib/time.js';
@@ -69,6 +70,23 @@ export async function readRunTail(client: Client, runId: string): Promise<RunTai
       startedAt: optionalTsToDate(first.eventTime) ?? new Date(),
     },
   };
+}
+
+/**
+ * The close of the run's current execution, waited for: a long poll on its history's close event
+ * that answers the moment it is written. Undefined when the execution continues as new, or when the
+ * server ends the poll first.
+ */
+export async function awaitRunClose(client: Client, runId: string): Promise<CloseRecord | undefined> {
+  const res = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId: runId },
+    waitNewEvent: true,
+    historyEventFilterType: proto.temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+    skipArchival: true,
+  });
+  const last = res.history?.events?.at(-1);
+  return last ? closeRecordOf(last) : undefined;
 }
 
 /**
