@@ -111,6 +111,22 @@ describe('replay of recorded histories against the current workflow code', () =>
     assert.deepEqual(scheduled('v7', 'happy-path.json'), ['callModel', 'callModel'], 'the toolbox was listed inside the first workflow task');
   });
 
+  it('runs at patch level 2 (v8) record their status in the memo, at no extra event for a run of one read', () => {
+    const memoUpserts = (label: string, file: string) =>
+      load(path.join(historiesDir, label, file))
+        .events.filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED')
+        .map((e) => Object.keys((e.workflowPropertiesModifiedEventAttributes as { upsertedMemo: { fields: object } }).upsertedMemo.fields).sort());
+    // The record rides on the step's upsert: the model call is waited for, the read runs inside the task.
+    assert.deepEqual(memoUpserts('v7', 'happy-path.json'), [['agentStep'], ['agentStep']]);
+    assert.deepEqual(memoUpserts('v8', 'happy-path.json'), [['agentRecord', 'agentStep'], ['agentRecord', 'agentStep']]);
+    assert.equal(load(path.join(historiesDir, 'v8', 'happy-path.json')).events.length, load(path.join(historiesDir, 'v7', 'happy-path.json')).events.length);
+    // An approved write: one record more, as the write starts (its approval's upsert carried the one before).
+    assert.equal(memoUpserts('v8', 'approved-write.json').length, memoUpserts('v7', 'approved-write.json').length + 1);
+    for (const file of fs.readdirSync(path.join(historiesDir, 'v8'))) {
+      assert.ok(memoUpserts('v8', file).every((keys) => keys.includes('agentRecord')), `every memo upsert of v8/${file} carries the record`);
+    }
+  });
+
   it('a history that does not match the code fails replay (the test can fail)', async () => {
     // Swap the first model call for a tool call: the code would schedule something else.
     const history = load(path.join(historiesDir, 'v1', 'happy-path.json'));
@@ -138,6 +154,10 @@ describe('replay of recorded histories against the current workflow code', () =>
     // Runs started at patch level 1: no markers to find, the toolbox listed in the first workflow task.
     { guard: 'patchLevel >= PATCH_LEVELS[PATCHES[patch]] || ', without: '', history: ['v7', 'happy-path.json'] },
     { guard: 'patchLevel >= 1 ? await describeToolboxLocally() : await describeToolbox()', without: 'await describeToolbox()', history: ['v7', 'happy-path.json'] },
+    // Runs below patch level 2 record no status (a memo upsert before the approved write, here)...
+    { guard: 'const recordsStatus = patchLevel >= 2;', without: 'const recordsStatus = true;', history: ['v7', 'approved-write.json'] },
+    // ...and runs at level 2 recorded one.
+    { guard: 'const recordsStatus = patchLevel >= 2;', without: 'const recordsStatus = false;', history: ['v8', 'approved-write.json'] },
   ] as const;
   for (const { guard, without, history: recorded } of unguarded) {
     it(`the change behind ${guard} without its guard would break runs recorded before it (${recorded.join('/')})`, async () => {

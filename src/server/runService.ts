@@ -1,9 +1,7 @@
-// Everything the MCP tools do to runs, in Temporal terms: start a workflow, query, signal,
-// cancel, describe and list. Tools stay thin; this file owns the mapping.
+// Everything the MCP tools do to runs, in Temporal terms: start a workflow, signal, cancel,
+// describe and list; reading a status is runStatusRead.ts. Tools stay thin; this file owns the mapping.
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import {
-  QueryRejectedError,
   WorkflowClient,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
@@ -11,7 +9,6 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure, TerminatedFailure } from '@temporalio/common';
 import type { Config } from '../config.js';
 import type { TemporalHandle } from '../temporal/connect.js';
 import { hasRunSearchAttributes } from '../temporal/searchAttributes.js';
@@ -25,33 +22,23 @@ import {
   type RunStatusName,
   type RunSummary,
 } from '../shared/contract.js';
-import { approvalQuery, decideSignal, messageSignal, statusQuery } from '../shared/runMessages.js';
+import { approvalQuery, decideSignal, messageSignal } from '../shared/runMessages.js';
 import { newRunSearchAttributes } from '../shared/searchAttributes.js';
 import { AGENT_TOOL_NAMES } from '../shared/agentTools.js';
 import { isMcpToolName, WORKSPACE_TOOL_NAMES } from '../shared/toolbox.js';
-import type { RunOutcome } from '../workflows/agentWorkflow.js';
-import { awaitRunClose, readRunTail, type CloseRecord, type RunTail, type Settled, type StartRecord } from './runTail.js';
+import { MEMO_TASK_CHARS } from '../shared/statusRecord.js';
+import type { Settled } from './runTail.js';
 import { differingParameters, fingerprint, runIdForKey } from './idempotency.js';
 import type { Caller } from './principal.js';
 import { redactHistoryEntry, redactStatus } from './redact.js';
 import { runTimeline, type HistoryEntry } from './runHistory.js';
 import { RunList, type ListParams, type RunPage } from './runList.js';
-import { CLOSED_STATUS, ownerOf, type RunMemo } from './runRecord.js';
-import { UnknownRunError, UserError } from './toolResult.js';
+import { CLOSED_STATUS, closeOf, isNotFound, ownerOf, unknownRun, type RunMemo } from './runRecord.js';
+import { QUERY_DEADLINE_MS, RunStatusReader } from './runStatusRead.js';
+import { UserError } from './toolResult.js';
 
-const QUERY_DEADLINE_MS = 3_000;
-const MEMO_TASK_CHARS = 500;
 /** get_run_result and cancel_run long-poll for the close in slices this long (progress, shutdown). */
 const WAIT_SLICE_MS = 2_000;
-/**
- * A status query still unanswered after this long also watches for the run's close (one long poll):
- * most answer well before, and need no second call.
- */
-const CLOSE_WATCH_AFTER_MS = 50;
-/** How long one check of the task queue's pollers stands (Temporal itself lists a gone poller for a while). */
-const POLLER_CHECK_MS = 2_000;
-/** Closed runs never change: this many final statuses are kept to answer without a round trip. */
-const CLOSED_CACHE_SIZE = 2_000;
 
 export interface StartParams {
   task: string;
@@ -95,16 +82,14 @@ export class RunService {
   private readonly stopWaits = new AbortController();
   /** Queries that the server rejects for a closed run instead of asking a worker to replay it. */
   private openRunClient: WorkflowClient | undefined;
-  /** Final statuses of closed runs, oldest first (a Map keeps insertion order). */
-  private readonly closedStatuses = new Map<string, RunStatus>();
   /** Clients whose identity names a caller, so history says who signalled or cancelled. */
   private readonly callerClients = new Map<string, WorkflowClient>();
   /** The namespace's retention: how long a closed run stays readable (asked once). */
   private retention: Promise<number> | undefined;
-  /** The last poller check (noPollerNote) and when it was asked. */
-  private pollerCheck: { at: number; note: Promise<string | undefined> } | undefined;
   /** list_runs, and whether runs carry the search attributes it filters on (asked once, at connection). */
   private listing: RunList | undefined;
+  /** get_run_status's read, shared by every tool that shows a status. */
+  private readonly statuses: RunStatusReader;
 
   /** `connect` is called lazily and again after a failure, so a Temporal outage never kills the server. */
   /**
@@ -115,7 +100,14 @@ export class RunService {
     private readonly config: Config,
     private readonly connect: () => Promise<TemporalHandle>,
     private readonly connectWaitMs = 5_000,
-  ) {}
+  ) {
+    this.statuses = new RunStatusReader({
+      temporal: () => this.temporal,
+      openRunQueries: () => this.openRunQueries,
+      describe: (runId) => this.describe(runId),
+      taskQueue: config.taskQueue,
+    });
+  }
 
   private get temporal(): TemporalHandle {
     if (!this.temporalHandle) throw new Error('not connected to Temporal');
@@ -248,14 +240,14 @@ export class RunService {
           'Repeat the same parameters to get that run, or use a new key to start a new one.',
       );
     }
-    const existing = await this.readStatus(runId);
+    const existing = await this.statuses.read(runId);
     return { runId, status: existing.status, created: false };
   }
 
   /** get_run_status: the run's status, if it is the caller's (another principal's run is unknown). */
   async status(runId: string, caller: Caller): Promise<RunStatus> {
     await this.ready();
-    return this.present(await this.readStatus(runId), caller);
+    return this.present(await this.statuses.read(runId), caller);
   }
 
   /** What a caller may see of a status: only its own runs, without the owner, credentials redacted. */
@@ -270,147 +262,6 @@ export class RunService {
     const found = await this.describe(runId);
     if (ownerOf(found.desc.memo) !== caller.principal) throw unknownRun(runId);
     return found;
-  }
-
-  /** The run's status with its owner, whoever asks. */
-  private async readStatus(runId: string): Promise<RunStatus> {
-    const cached = this.closedStatuses.get(runId);
-    if (cached) return cached;
-    // One round trip of wall time either way: an open run answers from its worker, while the run's
-    // last events, read at the same time without waiting, tell whether it closed (how and when) or
-    // is still waiting for its first workflow task. Either answers at once; a query would wait for
-    // the worker's backlog (a burst of starts) or be rejected as closed.
-    let queryError: unknown;
-    let record: CloseRecord | undefined;
-    const raceOver = new AbortController();
-    const query = this.withDeadline(() => this.openRunQueries.getHandle(runId).query(statusQuery));
-    const tail = this.withDeadline(() => readRunTail(this.temporal.client, runId)).catch((): RunTail => ({ kind: 'open' }));
-    // Only these compete with the query: a close or unstarted tail, or a close while the query waits.
-    const decisive = tail.then((found) => (found.kind === 'open' ? this.closeOvertaking(runId, raceOver.signal) : found));
-    try {
-      const first = await Promise.race([query.then((status) => ({ status })), decisive.then((found) => ({ found }))]);
-      if ('status' in first) return first.status;
-      query.catch(() => undefined); // rejected as closed, or waiting for a worker: nothing more to learn
-      if (first.found.kind === 'unstarted') return this.unstartedStatus(runId, first.found.start, await this.noPollerNote());
-      record = first.found.record;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError || isNotFound(err)) throw unknownRun(runId);
-      queryError = err;
-    } finally {
-      raceOver.abort();
-    }
-    if (!record) {
-      const found = await tail;
-      if (found.kind === 'closed') record = found.record;
-    }
-    if (record) return this.closedStatus(runId, record);
-    const { handle, desc } = await this.describe(runId);
-    if (!CLOSED_STATUS[desc.status.name]) {
-      // Rejected as closed yet open now: it continued as new in between, so ask the new execution.
-      if (queryError instanceof QueryRejectedError) {
-        try {
-          return await this.withDeadline(() => handle.query(statusQuery));
-        } catch (err) {
-          queryError = err;
-        }
-      }
-      return this.fallbackStatus(runId, desc, await this.noWorkerNote(queryError));
-    }
-    return this.closedStatus(runId, closeOf(desc), desc);
-  }
-
-  /**
-   * The run's close, if it comes while a status query waits. Temporal holds a query to a run whose
-   * workflow task is pending until that task completes; when that task closes the run, the query goes
-   * on to a worker that replays the closed run from its start (seconds under load) only to answer as
-   * of before the close. The close event answers the moment it is written. Never settles otherwise.
-   */
-  private async closeOvertaking(runId: string, raceOver: AbortSignal): Promise<Extract<RunTail, { kind: 'closed' }>> {
-    const never = new Promise<never>(() => undefined);
-    try {
-      await delay(CLOSE_WATCH_AFTER_MS, undefined, { signal: raceOver });
-      const { connection } = this.temporal;
-      const record = await connection.withAbortSignal(raceOver, () => this.withDeadline(() => awaitRunClose(this.temporal.client, runId)));
-      return record ? { kind: 'closed', record } : never;
-    } catch {
-      return never; // the query answered first, or the poll failed: the query decides
-    }
-  }
-
-  /**
-   * The status of a run whose first workflow task has not completed, from its start event: what the
-   * workflow itself would answer before doing anything (step 0, nothing pending, nothing used).
-   */
-  private unstartedStatus(runId: string, start: StartRecord, note: string | undefined): RunStatus {
-    if (start.workflowType !== WORKFLOW_TYPE) throw unknownRun(runId);
-    const input = (start.input ?? {}) as Partial<AgentRunInput>;
-    const memo = start.memo as RunMemo;
-    const startedAt = typeof input.startedAt === 'string' ? input.startedAt : (memo.startedAt ?? start.startedAt.toISOString());
-    const owner = typeof input.owner === 'string' ? input.owner : memo.owner;
-    return {
-      runId,
-      status: 'running',
-      task: typeof input.task === 'string' ? input.task : (memo.task ?? ''),
-      step: 0,
-      maxSteps: typeof input.maxSteps === 'number' ? input.maxSteps : (memo.maxSteps ?? 0),
-      pendingApprovals: [],
-      usage: { llmCalls: 0, toolCalls: 0, inputTokens: 0, outputTokens: 0 },
-      ...(typeof input.parentRunId === 'string' ? { parentRunId: input.parentRunId } : {}),
-      ...(note ? { error: note } : {}),
-      startedAt,
-      updatedAt: startedAt,
-      ...(owner ? { owner } : {}),
-    };
-  }
-
-  /**
-   * The final status of a closed run. A completed or failed run carries its snapshot in its result
-   * (fetched here unless the record has it); for the others a worker replays the run to answer and,
-   * failing that, describe() tells what Temporal knows.
-   */
-  private async closedStatus(runId: string, record: CloseRecord, desc?: WorkflowExecutionDescription): Promise<RunStatus> {
-    const handle = this.temporal.client.workflow.getHandle(runId);
-    const { status: closed, closedAt } = record;
-    const outcome = record.settled ?? (closed === 'completed' || closed === 'failed' ? await settle(handle) : undefined);
-    let error = closed === 'timed_out' ? 'The run ran out of its time budget (timeoutSeconds) and was stopped.' : undefined;
-    let carried: unknown;
-    if (closed === 'completed' && outcome && 'value' in outcome) {
-      carried = (outcome.value as Partial<RunOutcome> | undefined)?.snapshot;
-    } else if (closed === 'failed' && outcome && 'error' in outcome) {
-      const err = outcome.error;
-      const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
-      if (cause instanceof ApplicationFailure) {
-        error = cause.message;
-        carried = cause.details?.[0];
-      } else if (cause instanceof TerminatedFailure) {
-        error = `The run was terminated: ${cause.message}`;
-      } else {
-        error = cause?.message ?? (err instanceof Error ? err.message : String(err));
-      }
-    }
-    // The others carry no snapshot: a worker can replay the closed run to answer.
-    const snapshot = (carried as RunStatus | undefined) ?? (await this.withDeadline(() => handle.query(statusQuery)).catch(() => undefined));
-    // Without describe() the run's type is unchecked: only a snapshot of this very run vouches for it.
-    if (!desc && !isSnapshotOf(snapshot, runId)) desc = (await this.describe(runId)).desc;
-    if (closed === 'completed' && snapshot) {
-      return this.remember({ ...snapshot, status: 'completed', ...(closedAt ? { closedAt, updatedAt: closedAt } : {}) });
-    }
-    const final: RunStatus = {
-      // Without a snapshot, describe() is what we have.
-      ...(snapshot ?? this.fallbackStatus(runId, desc ?? (await this.describe(runId)).desc)),
-      status: closed,
-      pendingApprovals: [],
-      ...(error ? { error } : {}),
-      ...(closedAt ? { closedAt, updatedAt: closedAt } : {}),
-    };
-    // Without a snapshot a later read (with a worker) can say more, so only a full answer is kept.
-    return snapshot ? this.remember(final) : final;
-  }
-
-  private remember(status: RunStatus): RunStatus {
-    this.closedStatuses.set(status.runId, status);
-    if (this.closedStatuses.size > CLOSED_CACHE_SIZE) this.closedStatuses.delete(this.closedStatuses.keys().next().value!);
-    return status;
   }
 
   /** approve_step: decide a pending approval; repeating a decision is harmless, changing one is an error. */
@@ -583,8 +434,8 @@ export class RunService {
     onProgress?: (elapsed: number, status: RunStatusName) => Promise<void>,
   ): Promise<RunStatus> {
     await this.ready();
-    const cached = this.closedStatuses.get(runId);
-    if (cached || waitSeconds <= 0) return this.present(cached ?? (await this.readStatus(runId)), caller);
+    const cached = this.statuses.cached(runId);
+    if (cached || waitSeconds <= 0) return this.present(cached ?? (await this.statuses.read(runId)), caller);
     const { handle } = await this.describeOwned(runId, caller);
     const started = Date.now();
     const deadline = started + waitSeconds * 1000;
@@ -599,10 +450,10 @@ export class RunService {
         );
       }
     }
-    if (!settled) return this.present(await this.readStatus(runId), caller);
+    if (!settled) return this.present(await this.statuses.read(runId), caller);
     // Closed: the long poll already brought its result, so one describe (close time) completes the answer.
     const { desc } = await this.describe(runId);
-    return this.present(CLOSED_STATUS[desc.status.name] ? await this.closedStatus(runId, { ...closeOf(desc), settled }, desc) : await this.readStatus(runId), caller);
+    return this.present(CLOSED_STATUS[desc.status.name] ? await this.statuses.closedStatus(runId, { ...closeOf(desc), settled }, desc) : await this.statuses.read(runId), caller);
   }
 
   /**
@@ -643,54 +494,7 @@ export class RunService {
     return this.temporal.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, fn);
   }
 
-  private async noWorkerNote(err: unknown): Promise<string> {
-    const why = err instanceof Error ? err.message : String(err);
-    return (await this.noPollerNote()) ?? `the worker did not answer a status query within ${QUERY_DEADLINE_MS / 1000} s (${why})`;
-  }
 
-  /**
-   * Why a run cannot answer when no worker polls its task queue (undefined when one does, or unknown).
-   * One check stands for POLLER_CHECK_MS, so a burst of reads asks Temporal once.
-   */
-  private noPollerNote(): Promise<string | undefined> {
-    const now = Date.now();
-    if (!this.pollerCheck || now - this.pollerCheck.at > POLLER_CHECK_MS) this.pollerCheck = { at: now, note: this.checkPollers() };
-    return this.pollerCheck.note;
-  }
-
-  private async checkPollers(): Promise<string | undefined> {
-    try {
-      const res = await this.temporal.connection.workflowService.describeTaskQueue({
-        namespace: this.temporal.namespace,
-        taskQueue: { name: this.config.taskQueue },
-        taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
-      });
-      if (!res.pollers?.length) {
-        return `no worker is polling task queue "${this.config.taskQueue}", so the run cannot make progress or answer; start \`durable-agent-mcp worker\` (status below is what Temporal itself knows)`;
-      }
-    } catch {
-      /* unknown: say nothing */
-    }
-    return undefined;
-  }
-
-  private fallbackStatus(runId: string, desc: WorkflowExecutionDescription, note?: string): RunStatus {
-    const memo = (desc.memo ?? {}) as RunMemo;
-    const startedAt = memo.startedAt ?? desc.startTime.toISOString();
-    return {
-      runId,
-      status: CLOSED_STATUS[desc.status.name] ?? memo.agentStatus ?? 'running',
-      task: memo.task ?? '',
-      step: memo.agentStep ?? 0,
-      maxSteps: memo.maxSteps ?? 0,
-      pendingApprovals: [],
-      usage: { llmCalls: 0, toolCalls: 0, inputTokens: 0, outputTokens: 0 },
-      ...(note ? { error: note } : {}),
-      startedAt,
-      updatedAt: (desc.closeTime ?? desc.startTime).toISOString(),
-      ...(memo.owner ? { owner: memo.owner } : {}),
-    };
-  }
 }
 
 /** A `tools` entry of start_agent_run: a built-in name, `<server>__<tool>`, `<server>__*` or `*`. */
@@ -698,37 +502,9 @@ function isToolPattern(name: string): boolean {
   return name === '*' || AGENT_TOOL_NAMES.includes(name) || WORKSPACE_TOOL_NAMES.includes(name) || isMcpToolName(name);
 }
 
-async function settle(handle: WorkflowHandle): Promise<Settled> {
-  try {
-    return { value: (await handle.result()) as unknown };
-  } catch (error) {
-    return { error };
-  }
-}
-
-/** What describe() tells of a closed run's close. */
-function closeOf(desc: WorkflowExecutionDescription): CloseRecord {
-  const closedAt = desc.closeTime?.toISOString();
-  return { status: CLOSED_STATUS[desc.status.name] ?? 'failed', ...(closedAt ? { closedAt } : {}) };
-}
-
-/** Whether a value is a status snapshot of this run, as a completed or failed agent run carries. */
-function isSnapshotOf(value: unknown, runId: string): value is RunStatus {
-  const candidate = value as Partial<RunStatus> | null;
-  return typeof candidate === 'object' && candidate !== null && candidate.runId === runId && typeof candidate.step === 'number';
-}
-
 /** The identity Temporal records for what a caller signals or cancels (shown as `by` in the history). */
 function describeCaller(caller: Caller): string {
   return `${caller.principal} via ${caller.client}`.slice(0, 200);
-}
-
-function unknownRun(runId: string): UserError {
-  return new UnknownRunError(`No run with runId "${runId}". Use list_runs to find runs, or start_agent_run to start one.`);
-}
-
-function isNotFound(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: number }).code === 5;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

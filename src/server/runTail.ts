@@ -2,7 +2,7 @@
 // whether the run has closed (how, when, with what result or failure: this stands in for describe()
 // plus result() on the first read of a closed run) or has yet to finish its first workflow task
 // (then what its start recorded is its whole status, while a query would wait for a busy worker).
-// And the close itself, waited for, for a read whose query the close overtakes.
+// And the close itself, waited for, for a read whose query the close overtakes; and the run's input.
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { decodeRetryState, defaultFailureConverter, defaultPayloadConverter, TerminatedFailure } from '@temporalio/common';
 import { optionalTsToDate } from '@temporalio/common/lib/time.js';
@@ -70,6 +70,18 @@ export async function readRunTail(client: Client, runId: string): Promise<RunTai
       startedAt: optionalTsToDate(first.eventTime) ?? new Date(),
     },
   };
+}
+
+/** The first argument the run's current execution was started with (an agent run's AgentRunInput), decoded. */
+export async function readRunInput(client: Client, runId: string): Promise<unknown> {
+  const res = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId: runId },
+    maximumPageSize: 1,
+    skipArchival: true,
+  });
+  const payload = res.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  return payload ? defaultPayloadConverter.fromPayload(payload) : undefined;
 }
 
 /**

@@ -109,8 +109,10 @@ export interface AgentRunInput {
 /**
  * The patch level new runs start at (see `patchLevel` and PATCHES in agentWorkflow.ts). Raise it when
  * a level's patches may be taken without markers; a run keeps the level it was started with.
+ * Level 2: the run records its status in its memo each time it waits outside its workflow task
+ * (statusRecord.ts); runs below it never do, since replaying them must issue the commands they did.
  */
-export const PATCH_LEVEL = 1;
+export const PATCH_LEVEL = 2;
 
 /** Chat messages as they travel between the workflow and the model activity. */
 export interface ToolCallRequest {

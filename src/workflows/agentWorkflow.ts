@@ -58,6 +58,7 @@ import {
 } from '../shared/contract.js';
 import { approvalQuery, decideSignal, messageSignal, statusQuery } from '../shared/runMessages.js';
 import { newRunSearchAttributes, runStatusUpdate } from '../shared/searchAttributes.js';
+import { MEMO_TASK_CHARS, STATUS_RECORD_MEMO_KEY, statusRecordOf } from '../shared/statusRecord.js';
 
 // Activities heartbeat every 2 s; a call whose worker died is retried elsewhere after this long.
 const HEARTBEAT_TIMEOUT = '10 seconds';
@@ -247,9 +248,51 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
   const touch = () => {
     updatedAt = nowIso();
   };
-  // The memo is what Temporal can tell without a worker: list filters and approve_step use it.
+  /** Runs from patch level 2 record their status in the memo each time they wait outside their workflow task. */
+  const recordsStatus = patchLevel >= 2;
+  let lastRecord = '';
+  /** The memo field that records the status, if it changed since it was last recorded (see statusRecord.ts). */
+  const statusRecordField = (): Record<string, unknown> => {
+    if (!recordsStatus) return {};
+    const record = statusRecordOf(snapshot('running'));
+    const text = JSON.stringify(record);
+    if (text === lastRecord) return {};
+    lastRecord = text;
+    return { [STATUS_RECORD_MEMO_KEY]: record };
+  };
+  let recordQueued = false;
+  /**
+   * Records the status once the code this activation woke has run: the calls of a turn that start
+   * together (or end together) make one record, of them all.
+   */
+  const recordSoon = () => {
+    if (recordQueued) return;
+    recordQueued = true;
+    void Promise.resolve().then(() => {
+      recordQueued = false;
+      const field = statusRecordField();
+      if (Object.keys(field).length) upsertMemo(field);
+    });
+  };
+  /** How many awaits of this run are outside its workflow task right now; see `outside`. */
+  let waitingOutside = 0;
+  /**
+   * Awaits something outside this workflow task: a regular activity, a sub-agent, a timer, a human.
+   * The status is recorded first, so while the run waits a server can answer from the record when its
+   * status query is held behind a busy worker. Local reads run inside the task and are not awaited here.
+   * Below patch level 2 it is the bare wait: the same promise, so replay sees the same ordering.
+   */
+  const outside = <T>(wait: () => Promise<T>): Promise<T> => {
+    if (!recordsStatus) return wait();
+    recordSoon();
+    waitingOutside += 1;
+    return wait().finally(() => {
+      waitingOutside -= 1;
+    });
+  };
+  // The memo is what Temporal can tell without a worker: list filters, approve_step and status reads use it.
   const setVisibleStatus = (status: 'running' | 'waiting_for_approval') => {
-    upsertMemo({ agentStatus: status, pendingApprovalIds: [...pending.keys()] });
+    upsertMemo({ agentStatus: status, pendingApprovalIds: [...pending.keys()], ...statusRecordField() });
     // Only where the server found the attribute registered (an unknown one fails the task); runs
     // recorded without the flag issue the same commands as before.
     if (input.searchAttributes) upsertSearchAttributes(runStatusUpdate(status));
@@ -308,15 +351,17 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     for (const text of inbox.splice(0)) messages.push({ role: 'user', content: `[Message from the person who started this run] ${text}` });
     step += 1;
     touch();
-    if (applies('stepInMemo')) upsertMemo({ agentStep: step });
+    if (applies('stepInMemo')) upsertMemo({ agentStep: step, ...statusRecordField() });
     let reply;
     try {
-      reply = await callModel({
-        model: input.model,
-        messages,
-        tools: builtInTools,
-        ...(toolbox.length ? { toolNames: toolbox.map((t) => t.name) } : {}),
-      });
+      reply = await outside(() =>
+        callModel({
+          model: input.model,
+          messages,
+          tools: builtInTools,
+          ...(toolbox.length ? { toolNames: toolbox.map((t) => t.name) } : {}),
+        }),
+      );
     } catch (err) {
       if (isCancellation(err)) throw err;
       return fail(`The model call failed: ${describeFailure(err)}`, 'ModelCallFailed');
@@ -340,7 +385,16 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     if (concurrent) {
       // Each call is its own observation (failures and refusals included); only cancellation throws,
       // and then the run's cancellation reaches every call still in flight.
-      observations.push(...(await Promise.all(calls.map((call, index) => runToolCall(call, `${step}-${index}`)))));
+      const observed = calls.map((call, index) => {
+        const observation = runToolCall(call, `${step}-${index}`);
+        if (!recordsStatus) return observation;
+        // The workflow task that saw this call end goes on waiting for its siblings: record that.
+        return observation.then((text) => {
+          if (waitingOutside > 0) recordSoon();
+          return text;
+        });
+      });
+      observations.push(...(await Promise.all(observed)));
     } else {
       for (const [index, call] of calls.entries()) observations.push(await runToolCall(call, `${step}-${index}`));
     }
@@ -375,7 +429,8 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     const idempotencyKey = `${runId}/${callId}`;
     let outcome: ToolCallOutcome;
     try {
-      outcome = await withToolSlot(() => toolboxCall(call.name, args, idempotencyKey, entry.readOnly && readsAreLocal));
+      const local = entry.readOnly && readsAreLocal;
+      outcome = await withToolSlot(() => toolboxCall(call.name, args, idempotencyKey, local), local);
     } catch (err) {
       if (isCancellation(err)) throw err;
       return observe(call.name, args, false, `Error: ${call.name} failed: ${describeFailure(err)}`);
@@ -402,7 +457,8 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     let response: HttpToolResult;
     try {
       const request = { args, idempotencyKey: `${runId}/${callId}` };
-      response = await withToolSlot(() => httpCall(request, !isWrite && readsAreLocal));
+      const local = !isWrite && readsAreLocal;
+      response = await withToolSlot(() => httpCall(request, local), local);
     } catch (err) {
       if (isCancellation(err)) throw err;
       return observe(call.name, args, false, `Error: ${call.name} failed: ${describeFailure(err)}`);
@@ -430,7 +486,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     touch();
     let woken: boolean;
     try {
-      woken = await condition(() => inbox.length > 0, ms);
+      woken = await outside(() => condition(() => inbox.length > 0, ms));
     } finally {
       if (waiting === mine) waiting = undefined; // a wait of the same turn may have taken its place
       touch();
@@ -529,7 +585,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
           workflowId: childId,
           args: [childInput],
           memo: {
-            task: task.slice(0, 500),
+            task: task.slice(0, MEMO_TASK_CHARS),
             startedAt,
             maxSteps: childInput.maxSteps,
             agentStatus: 'running',
@@ -601,7 +657,7 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
     touch();
     setVisibleStatus('waiting_for_approval');
     try {
-      await condition(() => decisions.has(approvalId), Math.max(expiresMs - now, 1));
+      await outside(() => condition(() => decisions.has(approvalId), Math.max(expiresMs - now, 1)));
     } finally {
       pending.delete(approvalId);
       touch();
@@ -615,12 +671,12 @@ export async function agentWorkflow(input: AgentRunInput, carried?: CarriedState
   }
 
   /** Runs one tool execution once fewer than maxParallelTools are in flight. */
-  async function withToolSlot<T>(execute: () => Promise<T>): Promise<T> {
+  async function withToolSlot<T>(execute: () => Promise<T>, local = false): Promise<T> {
     // Several waiters can wake on one freed slot; each checks again before taking it.
     while (toolsRunning >= maxParallelTools) await condition(() => toolsRunning < maxParallelTools);
     toolsRunning += 1;
     try {
-      return await execute();
+      return await (local ? execute() : outside(execute));
     } finally {
       toolsRunning -= 1;
     }
