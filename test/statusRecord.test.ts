@@ -1,8 +1,9 @@
 /**
  * Status reads that Temporal would hold behind a workflow task: a run from patch level 2 records its
  * status in its memo each time it waits outside its workflow task, and a read whose query is held
- * (a long local read in the task, a busy worker, no worker at all) is answered from that record: what
- * the query answered at the run's last wait. A record too long to keep is not used. And the record
+ * behind a pending workflow task (a long local read in the task, a busy worker, a task no worker takes
+ * up) is answered from that record: what the query answered at the run's last wait. With no worker,
+ * the record says more than the memo alone. A record too long to keep is not used. And the record
  * itself: what it keeps, and that a memo that is not a whole record is never read as one.
  */
 import assert from 'node:assert/strict';
@@ -68,7 +69,7 @@ describe('status reads from the run record', { timeout: 5 * 60_000 }, () => {
     assert.equal(done.usage.llmCalls, 2);
   });
 
-  it('answers a run whose worker has gone with all it recorded: the pending approval, its arguments, the usage', async () => {
+  it('answers a run whose worker has gone with all it recorded, and says why it is not more', async () => {
     const queue = 'status-record-gone';
     const url = `${stack.sink.url}/gone-write`;
     stack.model.script('gone', [{ toolCalls: [{ name: 'http_request', arguments: { method: 'POST', url, body: 'payload' } }] }]);
@@ -84,16 +85,28 @@ describe('status reads from the run record', { timeout: 5 * 60_000 }, () => {
     } finally {
       await worker.shutdown();
     }
-    // No worker takes the query now: it would wait for its deadline, and then Temporal alone knows
-    // no more than the memo's step. The record knows what the worker knew.
-    const status = await freshServer(queue).status(runId, alice);
-    assert.equal(status.status, 'waiting_for_approval');
-    assert.equal(status.step, 1);
-    assert.equal(status.usage.llmCalls, 1);
-    assert.equal(status.usage.inputTokens, parked?.usage.inputTokens);
-    assert.equal(status.pendingApprovals.length, 1);
-    assert.deepEqual(status.pendingApprovals, parked?.pendingApprovals);
-    assert.deepEqual(status.pendingApprovals[0]?.arguments, { method: 'POST', url, body: 'payload' });
+    const asRecorded = (status: RunStatus) => {
+      assert.equal(status.status, 'waiting_for_approval');
+      assert.equal(status.step, 1);
+      assert.equal(status.usage.llmCalls, 1);
+      assert.equal(status.usage.inputTokens, parked?.usage.inputTokens);
+      assert.deepEqual(status.pendingApprovals, parked?.pendingApprovals);
+      assert.deepEqual(status.pendingApprovals[0]?.arguments, { method: 'POST', url, body: 'payload' });
+    };
+    // No workflow task is pending: the query goes straight to a worker, none answers, and after the
+    // deadline the answer is the record (where the memo alone knew the step) with the reason.
+    const idle = await freshServer(queue).status(runId, alice);
+    asRecorded(idle);
+    assert.match(idle.error ?? '', /no worker is polling|worker did not answer a status query within 3 s/);
+
+    // The decision makes a workflow task no worker takes up: Temporal holds the query behind it, the
+    // record answers, and once the task has waited a while, the answer says so.
+    const decided = await freshServer(queue).approve(runId, parked!.pendingApprovals[0]!.approvalId, 'approve', undefined, alice);
+    assert.equal(decided.decision, 'approve');
+    await new Promise((r) => setTimeout(r, 5_500));
+    const stalled = await freshServer(queue).status(runId, alice);
+    asRecorded(stalled);
+    assert.match(stalled.error ?? '', /no worker is polling|next workflow task has waited \d+ s for a worker on task queue "status-record-gone"/);
     await stack.temporal.client.workflow.getHandle(runId).terminate('done with it');
   });
 

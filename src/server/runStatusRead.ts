@@ -12,6 +12,8 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, TerminatedFailure } from '@temporalio/common';
+import { optionalTsToMs } from '@temporalio/common/lib/time.js';
+import proto from '@temporalio/proto';
 import type { TemporalHandle } from '../temporal/connect.js';
 import { WORKFLOW_TYPE, type AgentRunInput, type RunStatus } from '../shared/contract.js';
 import { statusQuery } from '../shared/runMessages.js';
@@ -27,10 +29,15 @@ export const QUERY_DEADLINE_MS = 3_000;
  * last wait, or else by the run's close when it comes: most answer well before, from the worker.
  */
 const SLOW_QUERY_MS = 50;
+/** A pending workflow task no worker has started for this long is worth a note on the status. */
+const STALLED_TASK_MS = 5_000;
 /** How long one check of the task queue's pollers stands (Temporal itself lists a gone poller for a while). */
 const POLLER_CHECK_MS = 2_000;
 /** Closed runs never change: this many final statuses are kept to answer without a round trip. */
 const CLOSED_CACHE_SIZE = 2_000;
+
+const { PendingWorkflowTaskState } = proto.temporal.api.enums.v1;
+type PendingWorkflowTask = proto.temporal.api.workflow.v1.IPendingWorkflowTaskInfo;
 
 /** What may answer a status read before its query: the run's close, its start, or its status record. */
 type Decisive = Exclude<RunTail, { kind: 'open' }> | { kind: 'recorded'; status: RunStatus };
@@ -115,8 +122,9 @@ export class RunStatusReader {
    * What answers a status query still waiting after SLOW_QUERY_MS; never settles otherwise. Temporal
    * holds a query to a run whose workflow task is pending until a worker has done that task, which
    * behind a busy worker's queue takes seconds. A run from patch level 2 records its status each time
-   * it starts waiting outside its workflow task: that record answers, as the query would have answered
-   * then. Without one (an older run, a record too long to keep), the run's close answers if it comes
+   * it starts waiting outside its workflow task: while a task is pending, that record answers, as the
+   * query would have answered then (a note says so when the task waits long for a worker). Without one
+   * (an older run, a record too long to keep), the run's close answers if it comes
    * first: when the pending task closes the run, the query goes on to a worker that replays the closed
    * run from its start (seconds under load) only to answer as of before the close.
    */
@@ -132,8 +140,13 @@ export class RunStatusReader {
       const pollers = this.noPollerNote(); // under way while the reads finish; one stands for a burst
       if ((await tail).kind !== 'open') return never; // the tail answers by itself
       const found = await described;
-      const recorded = found && !CLOSED_STATUS[found.desc.status.name] ? recordedStatusIn(found.desc.memo) : undefined;
-      if (recorded && found) return { kind: 'recorded', status: await this.recordedRunStatus(runId, found.desc, recorded, pollers) };
+      // Only a query Temporal holds behind a pending workflow task. One it sent straight to a worker
+      // that has not answered tells of the worker instead: its deadline, then the note why.
+      const heldBehind = found && !CLOSED_STATUS[found.desc.status.name] ? found.desc.raw.pendingWorkflowTask : undefined;
+      const recorded = heldBehind ? recordedStatusIn(found?.desc.memo) : undefined;
+      if (found && heldBehind && recorded) {
+        return { kind: 'recorded', status: await this.recordedRunStatus(runId, found.desc, recorded, this.stallNote(heldBehind, pollers)) };
+      }
       const { connection } = this.source.temporal();
       const record = await connection.withAbortSignal(raceOver, () => this.withDeadline(() => awaitRunClose(this.source.temporal().client, runId)));
       return record ? { kind: 'closed', record } : never;
@@ -142,15 +155,32 @@ export class RunStatusReader {
     }
   }
 
+  /**
+   * Why a run's pending workflow task may not be done soon: no worker polls, or none has taken the
+   * task up for STALLED_TASK_MS (all busy, or gone without Temporal knowing yet).
+   */
+  private async stallNote(task: PendingWorkflowTask, pollers: Promise<string | undefined>): Promise<string | undefined> {
+    const noPoller = await pollers;
+    if (noPoller) return noPoller;
+    const scheduledMs = optionalTsToMs(task.originalScheduledTime ?? task.scheduledTime);
+    if (task.state !== PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED || scheduledMs === undefined) return undefined;
+    const waitedMs = Date.now() - scheduledMs;
+    if (waitedMs < STALLED_TASK_MS) return undefined;
+    return (
+      `the run's next workflow task has waited ${Math.round(waitedMs / 1000)} s for a worker on task queue "${this.source.taskQueue}" ` +
+      '(all busy, or gone); status below is what the run recorded at its last wait'
+    );
+  }
+
   /** A run's status from the record it made at its last wait (memo and record, see statusRecord.ts). */
   private async recordedRunStatus(
     runId: string,
     desc: WorkflowExecutionDescription,
     recorded: RecordedStatus,
-    pollers: Promise<string | undefined>,
+    stalled: Promise<string | undefined>,
   ): Promise<RunStatus> {
     const memo = (desc.memo ?? {}) as RunMemo;
-    const [task, note] = await Promise.all([this.wholeTask(runId, memo), pollers]);
+    const [task, note] = await Promise.all([this.wholeTask(runId, memo), stalled]);
     return {
       runId,
       status: openStatusOf(recorded),
