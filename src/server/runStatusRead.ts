@@ -79,11 +79,9 @@ export class RunStatusReader {
     const raceOver = new AbortController();
     const query = this.withDeadline(() => this.source.openRunQueries().getHandle(runId).query(statusQuery));
     const tail = this.withDeadline(() => readRunTail(this.source.temporal().client, runId)).catch((): RunTail => ({ kind: 'open' }));
-    // Read alongside too, for a query that turns out slow: the status the run recorded at its last wait.
-    const described = this.withDeadline(() => this.source.describe(runId)).catch(() => undefined);
     // Only these compete with the query: a close or unstarted tail, or, once the query is slow, the
     // run's record or its close.
-    const slow = this.answerSlowQuery(runId, tail, described, raceOver.signal);
+    const slow = this.answerSlowQuery(runId, tail, raceOver.signal);
     const decisive = tail.then((found) => (found.kind === 'open' ? slow : found));
     try {
       const first = await Promise.race([query.then((status) => ({ status })), decisive.then((found) => ({ found }))]);
@@ -131,21 +129,25 @@ export class RunStatusReader {
   private async answerSlowQuery(
     runId: string,
     tail: Promise<RunTail>,
-    described: Promise<{ desc: WorkflowExecutionDescription } | undefined>,
     raceOver: AbortSignal,
   ): Promise<Decisive> {
     const never = new Promise<never>(() => undefined);
+    // The record is read as soon as the tail shows the run open (most reads under a burst are of closed
+    // or unstarted runs, and need no describe()), so a slow query has it at hand.
+    const described = tail.then((found) =>
+      found.kind === 'open' && !raceOver.aborted ? this.withDeadline(() => this.source.describe(runId)).catch(() => undefined) : undefined,
+    );
     try {
       await delay(SLOW_QUERY_MS, undefined, { signal: raceOver });
       const pollers = this.noPollerNote(); // under way while the reads finish; one stands for a burst
       if ((await tail).kind !== 'open') return never; // the tail answers by itself
-      const found = await described;
       // Only a query Temporal holds behind a pending workflow task. One it sent straight to a worker
       // that has not answered tells of the worker instead: its deadline, then the note why.
-      const heldBehind = found && !CLOSED_STATUS[found.desc.status.name] ? found.desc.raw.pendingWorkflowTask : undefined;
-      const recorded = heldBehind ? recordedStatusIn(found?.desc.memo) : undefined;
-      if (found && heldBehind && recorded) {
-        return { kind: 'recorded', status: await this.recordedRunStatus(runId, found.desc, recorded, this.stallNote(heldBehind, pollers)) };
+      const desc = (await described)?.desc;
+      const heldBehind = desc && !CLOSED_STATUS[desc.status.name] ? desc.raw.pendingWorkflowTask : undefined;
+      const recorded = desc && heldBehind ? recordedStatusIn(desc.memo) : undefined;
+      if (desc && heldBehind && recorded) {
+        return { kind: 'recorded', status: await this.recordedRunStatus(runId, desc, recorded, this.stallNote(heldBehind, pollers)) };
       }
       const { connection } = this.source.temporal();
       const record = await connection.withAbortSignal(raceOver, () => this.withDeadline(() => awaitRunClose(this.source.temporal().client, runId)));
